@@ -1,0 +1,486 @@
+//! The identity provider's shared state and the operations that need storage: what the HTTP
+//! handlers, the CLI and the admin API all call.
+
+use std::{
+    collections::HashMap,
+    num::NonZeroU32,
+    path::Path,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::{
+    config::Config,
+    domain::{
+        UnixTime,
+        audit::{self, Event, NewEntry, Verdict},
+        cid::Cid,
+        client::{Client, ClientId, ClientMetadata},
+        keys::{Kek, SigningAlg},
+        registry::{Person, RowError},
+        secrets,
+    },
+    error::{Error, Result},
+    keyring::{self, Keyring},
+    metrics::Metrics,
+    store::{self, Db, registry::ImportStats},
+};
+
+/// Everything a request handler needs; shared behind an `Arc`.
+#[derive(Debug)]
+pub struct Idp {
+    /// Configuration.
+    pub config: Config,
+    /// The database.
+    pub db: Db,
+    /// Signing keys.
+    pub keyring: Keyring,
+    /// The key-encryption key.
+    kek: Kek,
+    /// MAC key of the audit chain.
+    audit_key: [u8; 32],
+    /// Pepper for activation-code hashes.
+    code_pepper: [u8; 32],
+    clients: ClientCache,
+    /// Per-client token-endpoint limiter.
+    pub token_limiter: DefaultKeyedRateLimiter<String>,
+    /// Metrics registry.
+    pub metrics: Metrics,
+    /// Outbound HTTP (client JWKS, back-channel logout); no redirects, short timeouts.
+    pub http: reqwest::Client,
+    /// Cache of clients' fetched JWK Sets.
+    pub jwks_cache: crate::client_auth::JwksCache,
+}
+
+/// Shared state handle.
+pub type AppState = Arc<Idp>;
+
+/// A new client's credentials, shown once.
+#[derive(Debug, serde::Serialize)]
+pub struct NewClient {
+    /// The client id.
+    pub client_id: String,
+    /// The secret, for secret-based methods; it is stored only as a hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+/// An issued digital ID awaiting activation.
+#[derive(Debug, serde::Serialize)]
+pub struct Issued {
+    /// Account id.
+    pub account_id: String,
+    /// The one-time activation code (shown once, stored as a MAC).
+    pub activation_code: String,
+    /// Where the citizen redeems it.
+    pub activation_url: String,
+    /// When the code stops working.
+    pub expires_at: UnixTime,
+}
+
+impl Idp {
+    /// Opens everything: resolves the key-encryption key, loads signing keys.
+    pub async fn new(config: Config, db: Db) -> Result<AppState> {
+        let now = crate::domain::now();
+        let kek = resolve_kek(&config, &db)?;
+        let keyring = Keyring::open(db.clone(), kek.clone(), now).await?;
+        let rl = &config.rate_limits;
+        let quota =
+            Quota::per_second(NonZeroU32::new(rl.token_per_second).unwrap_or(NonZeroU32::MIN))
+                .allow_burst(
+                    NonZeroU32::new(rl.token_burst.max(rl.token_per_second))
+                        .unwrap_or(NonZeroU32::MIN),
+                );
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .map_err(|e| Error::internal(format!("HTTP client: {e}")))?;
+        Ok(Arc::new(Self {
+            audit_key: kek.derive("audit-chain-v1"),
+            code_pepper: kek.derive("activation-code-v1"),
+            clients: ClientCache::new(Duration::from_secs(config.client_cache_ttl)),
+            token_limiter: DefaultKeyedRateLimiter::keyed(quota),
+            metrics: Metrics::global(),
+            jwks_cache: crate::client_auth::JwksCache::default(),
+            http,
+            config,
+            db,
+            keyring,
+            kek,
+        }))
+    }
+
+    /// The issuer string (`iss`).
+    pub fn issuer(&self) -> String {
+        self.config.issuer_str()
+    }
+
+    /// An absolute URL on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer(), path)
+    }
+
+    /// Appends to the audit chain. Failure to audit fails the operation: a security event that
+    /// cannot be recorded must not happen silently.
+    pub async fn audit(&self, entry: NewEntry, now: UnixTime) -> Result<()> {
+        store::audit::append(&self.db, &self.audit_key, &entry, now).await?;
+        Ok(())
+    }
+
+    /// Walks the whole chain; `progress` is called with the count checked so far.
+    pub async fn verify_audit(&self, progress: &mut dyn FnMut(i64)) -> Result<Verdict> {
+        let mut v = audit::Verifier::new(self.audit_key);
+        let mut after = 0;
+        loop {
+            let page = store::audit::page(&self.db, after, 5000).await?;
+            if page.is_empty() {
+                return Ok(v.finish());
+            }
+            for e in &page {
+                if let Err(b) = v.check(e) {
+                    return Ok(b);
+                }
+                after = e.seq;
+            }
+            progress(after);
+        }
+    }
+
+    // ---- clients ----
+
+    /// A client by id, from a short-lived cache.
+    pub async fn client(&self, id: &str) -> Result<Option<Arc<Client>>> {
+        if let Some(hit) = self.clients.get(id) {
+            return Ok(hit);
+        }
+        let c = store::clients::get(&self.db, id).await?.map(Arc::new);
+        self.clients.put(id, c.clone());
+        Ok(c)
+    }
+
+    /// Registers a client. A secret is generated for the secret-based methods and returned once.
+    pub async fn register_client(
+        &self,
+        client_id: Option<&str>,
+        metadata: ClientMetadata,
+        actor: &str,
+        now: UnixTime,
+    ) -> Result<NewClient> {
+        metadata.validate()?;
+        let client_id = match client_id {
+            Some(id) => ClientId::parse(id)?,
+            None => ClientId::parse(&secrets::random_id()?)?,
+        };
+        let secret = if metadata.token_endpoint_auth_method.uses_secret() {
+            Some(secrets::random_token()?)
+        } else {
+            None
+        };
+        // Make sure the client's ID-token algorithm has a key before the first login needs it.
+        self.keyring
+            .signing_key_for(metadata.id_token_signed_response_alg, now)
+            .await?;
+        let client = Client {
+            client_id: client_id.clone(),
+            secret_hash: secret.as_deref().map(secrets::hash_secret),
+            metadata,
+        };
+        store::clients::insert(&self.db, &client, now).await?;
+        self.clients.forget(client_id.as_str());
+        self.audit(
+            NewEntry::new(Event::ClientAdded, actor, format!("client:{client_id}")).client(client_id.as_str()).detail(
+                serde_json::json!({"name": client.metadata.client_name, "auth_method": client.metadata.token_endpoint_auth_method.as_str()}),
+            ),
+            now,
+        )
+        .await?;
+        Ok(NewClient {
+            client_id: client_id.to_string(),
+            client_secret: secret,
+        })
+    }
+
+    /// Replaces a client's secret and returns the new one.
+    pub async fn rotate_client_secret(
+        &self,
+        id: &str,
+        actor: &str,
+        now: UnixTime,
+    ) -> Result<String> {
+        let client = store::clients::get(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("client {id}")))?;
+        if !client.metadata.token_endpoint_auth_method.uses_secret() {
+            return Err(Error::Invalid(
+                "this client does not authenticate with a secret".into(),
+            ));
+        }
+        let secret = secrets::random_token()?;
+        store::clients::set_secret_hash(
+            &self.db,
+            &client.client_id,
+            &secrets::hash_secret(&secret),
+            now,
+        )
+        .await?;
+        self.clients.forget(id);
+        self.audit(
+            NewEntry::new(Event::ClientSecretRotated, actor, format!("client:{id}")).client(id),
+            now,
+        )
+        .await?;
+        Ok(secret)
+    }
+
+    /// Removes a client.
+    pub async fn remove_client(&self, id: &str, actor: &str, now: UnixTime) -> Result<()> {
+        if !store::clients::remove(&self.db, id).await? {
+            return Err(Error::NotFound(format!("client {id}")));
+        }
+        self.clients.forget(id);
+        self.audit(
+            NewEntry::new(Event::ClientRemoved, actor, format!("client:{id}")).client(id),
+            now,
+        )
+        .await
+    }
+
+    // ---- registry and accounts ----
+
+    /// Imports a registry CSV: every row checked first, then one transaction.
+    pub async fn import_registry(
+        &self,
+        people: Result<Vec<Person>, Vec<RowError>>,
+        source: &str,
+        actor: &str,
+        now: UnixTime,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Result<ImportStats, Vec<RowError>>> {
+        let people = match people {
+            Ok(p) => p,
+            Err(errors) => return Ok(Err(errors)),
+        };
+        let stats = store::registry::import(&self.db, &people, now, progress).await?;
+        self.audit(
+            NewEntry::new(Event::RegistryImported, actor, "registry")
+                .detail(serde_json::json!({"source": source, "rows": stats.rows, "written": stats.written, "unchanged": stats.unchanged})),
+            now,
+        )
+        .await?;
+        Ok(Ok(stats))
+    }
+
+    /// Issues a digital ID for a registry person: creates the account if needed and a fresh
+    /// one-time activation code (earlier unused codes stop working). The enrolment flow calls
+    /// this after de-duplication; until then `idp citizen issue` does.
+    pub async fn issue_citizen(&self, cid: &Cid, actor: &str, now: UnixTime) -> Result<Issued> {
+        let person = store::registry::person(&self.db, cid)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("CID {cid} is not in the civil registry")))?;
+        if !person.is_alive() {
+            return Err(Error::Invalid(format!(
+                "the registry records CID {cid} as deceased"
+            )));
+        }
+        let code = secrets::human_code(4)?;
+        let code_hash = self.activation_code_hash(cid, &code);
+        let expires_at = now + self.config.tokens.activation_code_ttl as i64;
+        let candidate = store::registry::Account {
+            id: secrets::random_id()?,
+            cid: cid.clone(),
+            status: "pending".into(),
+            user_handle: secrets::random_id()?,
+            created_at: now,
+        };
+        let account =
+            store::registry::issue(&self.db, &candidate, &code_hash, now, expires_at).await?;
+        self.audit(
+            NewEntry::new(
+                Event::CitizenIssued,
+                actor,
+                format!("account:{}", account.id),
+            )
+            .detail(serde_json::json!({"expires_at": expires_at})),
+            now,
+        )
+        .await?;
+        Ok(Issued {
+            account_id: account.id,
+            activation_code: code,
+            activation_url: self.url("/activate"),
+            expires_at,
+        })
+    }
+
+    /// The stored form of an activation code: a MAC over the CID and the normalized code, so a
+    /// code is useless with another CID and a database dump does not reveal codes.
+    pub fn activation_code_hash(&self, cid: &Cid, code: &str) -> String {
+        secrets::mac_hex(
+            &self.code_pepper,
+            &format!("{}:{}", cid.as_str(), secrets::normalize_code(code)),
+        )
+    }
+
+    // ---- keys ----
+
+    /// Stages a key rotation for `alg`.
+    pub async fn rotate_keys(
+        &self,
+        alg: SigningAlg,
+        immediate: bool,
+        actor: &str,
+        now: UnixTime,
+    ) -> Result<(String, UnixTime)> {
+        let t = &self.config.tokens;
+        let longest = t.access_token_ttl.max(t.id_token_ttl) as i64 + 60;
+        let ahead = if immediate {
+            0
+        } else {
+            self.config.keys.publish_ahead as i64
+        };
+        // An emergency rotation (compromised key) also drops the old key from JWKS at once.
+        let retire_after = if immediate { 0 } else { longest };
+        let (kid, at) = keyring::rotate(&self.db, &self.kek, alg, now, ahead, retire_after).await?;
+        self.keyring.refresh(now).await?;
+        self.audit(
+            NewEntry::new(Event::KeyRotated, actor, format!("key:{kid}"))
+                .detail(serde_json::json!({"alg": alg.as_str(), "activates_at": at, "immediate": immediate})),
+            now,
+        )
+        .await?;
+        Ok((kid, at))
+    }
+
+    /// Background upkeep: key refresh and purge of expired bookkeeping; runs until `shutdown`.
+    pub fn spawn_upkeep(
+        self: &Arc<Self>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let every = Duration::from_secs(this.config.keys.refresh_interval.max(1));
+            let mut last_purge = Instant::now();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = shutdown.changed() => return,
+                }
+                let now = crate::domain::now();
+                if let Err(e) = this.keyring.refresh(now).await {
+                    tracing::warn!(error = %e, "key refresh failed; keeping the previous key set");
+                }
+                if last_purge.elapsed() > Duration::from_secs(300) {
+                    last_purge = Instant::now();
+                    match store::tokens::purge_expired(&this.db, now).await {
+                        Ok(n) if n > 0 => {
+                            tracing::info!(rows = n, "purged expired token bookkeeping")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "purge failed"),
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The configured key-encryption key; for an embedded SQLite deployment without one, a key
+/// generated once into `data_dir/kek` (mode 0600). PostgreSQL deployments (several instances)
+/// must configure it: each instance generating its own would make the others' keys unreadable.
+fn resolve_kek(config: &Config, db: &Db) -> Result<Kek> {
+    if let Some(k) = config.kek_bytes()? {
+        return Ok(Kek::new(k));
+    }
+    if db.backend() != store::Backend::Sqlite {
+        return Err(Error::Config(
+            "kek (IDP_KEK) is required with PostgreSQL: 32 random bytes, base64".into(),
+        ));
+    }
+    let path = config.data_dir.join("kek");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let raw = STANDARD
+            .decode(text.trim())
+            .map_err(|_| Error::Config(format!("{} is not base64", path.display())))?;
+        let arr: [u8; 32] = raw
+            .try_into()
+            .map_err(|_| Error::Config(format!("{} must hold 32 bytes", path.display())))?;
+        return Ok(Kek::new(arr));
+    }
+    let kek = Kek::generate()?;
+    write_private_file(&path, &STANDARD.encode(kek.to_bytes()))?;
+    tracing::warn!(path = %path.display(), "generated a key-encryption key for this embedded deployment; set IDP_KEK in production and keep it outside the data directory");
+    Ok(kek)
+}
+
+fn write_private_file(path: &Path, content: &str) -> Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    f.write_all(content.as_bytes())
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    f.sync_all()
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    Ok(())
+}
+
+/// A small TTL cache of client registrations (including "no such client"), bounded so a flood
+/// of random client ids cannot grow it without limit.
+#[derive(Debug)]
+struct ClientCache {
+    ttl: Duration,
+    map: RwLock<HashMap<String, CacheEntry>>,
+}
+
+/// When an entry was read, and the client (or its absence).
+type CacheEntry = (Instant, Option<Arc<Client>>);
+
+const CLIENT_CACHE_MAX: usize = 10_000;
+
+impl ClientCache {
+    fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+    fn get(&self, id: &str) -> Option<Option<Arc<Client>>> {
+        let map = self.map.read().ok()?;
+        let (at, c) = map.get(id)?;
+        (at.elapsed() < self.ttl).then(|| c.clone())
+    }
+    fn put(&self, id: &str, c: Option<Arc<Client>>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut map) = self.map.write() {
+            if map.len() >= CLIENT_CACHE_MAX {
+                map.clear();
+            }
+            map.insert(id.to_string(), (Instant::now(), c));
+        }
+    }
+    fn forget(&self, id: &str) {
+        if let Ok(mut map) = self.map.write() {
+            map.remove(id);
+        }
+    }
+}

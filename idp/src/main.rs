@@ -1,0 +1,528 @@
+//! `idp`: the Drukyul ID identity provider server and its operator CLI.
+#![forbid(unsafe_code)]
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Args, Parser, Subcommand};
+use idp::{
+    Config, Error,
+    domain::{
+        self,
+        audit::Verdict,
+        cid::Cid,
+        client::{AuthMethod, ClientMetadata, GrantType, RedirectUri, Scope},
+        keys::SigningAlg,
+        registry,
+    },
+    server, store,
+};
+
+/// Drukyul ID identity provider.
+///
+/// Configuration comes from defaults, then the TOML file (--config, or ./idp.toml when present),
+/// then IDP_* environment variables (IDP_TOKENS__ACCESS_TOKEN_TTL=600 sets [tokens]
+/// access_token_ttl) and DATABASE_URL. See README.md for every key.
+#[derive(Parser, Debug)]
+#[command(name = "idp", version, about, long_about)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "IDP_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)]
+enum Command {
+    /// Run the server (the default when no command is given).
+    Serve,
+    /// Create the database if needed and apply pending migrations, then exit.
+    Migrate,
+    /// Manage OAuth clients (agency applications).
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// The civil registry.
+    #[command(subcommand)]
+    Registry(RegistryCmd),
+    /// Digital-ID accounts.
+    #[command(subcommand)]
+    Citizen(CitizenCmd),
+    /// The audit chain.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum ClientCmd {
+    /// Register a client. Prints the client_id and, for secret-based methods, the secret (once).
+    Add(Box<ClientAdd>),
+    /// List clients.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client's registration.
+    Show {
+        /// The client_id.
+        client_id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a client; its tokens stop being accepted.
+    Remove {
+        /// The client_id.
+        client_id: String,
+    },
+    /// Replace a client's secret; prints the new one (once).
+    RotateSecret {
+        /// The client_id.
+        client_id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct ClientAdd {
+    /// Name shown to citizens on the consent page.
+    #[arg(long)]
+    name: String,
+    /// client_id to use (default: random).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// private_key_jwt, client_secret_basic, client_secret_post or none (public client).
+    #[arg(long, default_value = "client_secret_basic")]
+    auth_method: String,
+    /// Grant types (repeatable): authorization_code, refresh_token, client_credentials.
+    #[arg(long = "grant", required = true)]
+    grants: Vec<String>,
+    /// Redirect URI (repeatable); matched exactly.
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Post-logout redirect URI (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Space-separated scopes the client may request.
+    #[arg(long, default_value = "openid profile")]
+    scope: String,
+    /// File holding the client's JWK Set (private_key_jwt).
+    #[arg(long)]
+    jwks: Option<PathBuf>,
+    /// URL of the client's JWK Set (private_key_jwt).
+    #[arg(long)]
+    jwks_uri: Option<url::Url>,
+    /// Sector identifier for pairwise subjects.
+    #[arg(long)]
+    sector: Option<String>,
+    /// Require pushed authorization requests.
+    #[arg(long)]
+    require_par: bool,
+    /// Allow the national_id scope (the cid claim).
+    #[arg(long)]
+    allow_national_id: bool,
+    /// ID token signing algorithm: ES256, RS256 or EdDSA.
+    #[arg(long, default_value = "ES256")]
+    id_token_alg: String,
+    /// Back-channel logout URI.
+    #[arg(long)]
+    backchannel_logout_uri: Option<url::Url>,
+    /// Assurance level every login must reach.
+    #[arg(long)]
+    acr: Option<String>,
+    /// Resource (audience) the client's access tokens may target (repeatable).
+    #[arg(long = "resource")]
+    resources: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCmd {
+    /// List signing keys and their schedule.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stage a new key: published in JWKS now, signing after `keys.publish_ahead` seconds; the
+    /// old key retires then and leaves JWKS when its tokens have expired.
+    Rotate {
+        /// Algorithm: ES256, RS256 or EdDSA.
+        #[arg(long, default_value = "ES256")]
+        alg: String,
+        /// Emergency (compromised key): sign with the new key at once and unpublish the old.
+        #[arg(long)]
+        now: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RegistryCmd {
+    /// Import a census CSV export (columns: cid, given_name, middle_name, family_name,
+    /// date_of_birth, sex, dzongkhag, gewog, village, household_number, status). All rows are
+    /// checked first; nothing is written unless every row is good. Re-importing is harmless.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CitizenCmd {
+    /// Issue a digital ID for a registry person: prints a one-time activation code and URL.
+    Issue {
+        /// Citizenship ID (11 digits).
+        cid: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCmd {
+    /// Check the whole audit chain; exits non-zero if any entry was edited or deleted.
+    Verify {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logging(format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("IDP_LOG").unwrap_or_else(|_| "info".into());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "pretty" {
+        b.init();
+    } else {
+        b.json().flatten_event(true).with_current_span(true).init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("idp: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let is_serve = matches!(cli.command, None | Some(Command::Serve));
+    init_logging(if is_serve {
+        &config.log_format
+    } else {
+        "pretty"
+    });
+    match run(cli.command.unwrap_or(Command::Serve), config).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("idp: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).map_err(|e| Error::internal(e.to_string()))?
+    );
+    Ok(())
+}
+
+fn time_str(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+async fn run(cmd: Command, config: Config) -> Result<ExitCode, Error> {
+    if let Command::Serve = cmd {
+        server::serve(config).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Command::Migrate = cmd {
+        let db = store::Db::connect(&config.effective_database_url()).await?;
+        db.migrate().await?;
+        eprintln!("database is up to date");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let idp = server::build(config).await?;
+    let now = domain::now();
+    match cmd {
+        Command::Serve | Command::Migrate => unreachable_cmd(),
+        Command::Client(c) => client_cmd(&idp, c, now).await,
+        Command::Keys(KeysCmd::List { json }) => {
+            let rows = store::keys::all(&idp.db).await?;
+            if json {
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|r| serde_json::json!({"kid": r.kid, "alg": r.alg, "created_at": r.created_at, "activates_at": r.activates_at, "retires_at": r.retires_at, "removed_at": r.removed_at}))
+                    .collect();
+                print_json(&v)?;
+            } else {
+                println!("{:<45} {:<6} {:<10} SCHEDULE", "KID", "ALG", "STATE");
+                for r in rows {
+                    let state = if r.removed_at.is_some_and(|t| t <= now) {
+                        "removed"
+                    } else if r.retires_at.is_some_and(|t| t <= now) {
+                        "retired"
+                    } else if r.activates_at > now {
+                        "next"
+                    } else {
+                        "active"
+                    };
+                    let mut sched = format!("signs from {}", time_str(r.activates_at));
+                    if let Some(t) = r.retires_at {
+                        sched.push_str(&format!(" until {}", time_str(t)));
+                    }
+                    if let Some(t) = r.removed_at {
+                        sched.push_str(&format!(", unpublished {}", time_str(t)));
+                    }
+                    println!("{:<45} {:<6} {:<10} {}", r.kid, r.alg, state, sched);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys(KeysCmd::Rotate {
+            alg,
+            now: immediate,
+        }) => {
+            let alg = SigningAlg::parse(&alg)?;
+            let (kid, at) = idp.rotate_keys(alg, immediate, "operator", now).await?;
+            println!(
+                "new {alg} key {kid}: published now, signs from {}",
+                time_str(at)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Registry(RegistryCmd::Import { file, json }) => {
+            let f = std::fs::File::open(&file)
+                .map_err(|e| Error::Invalid(format!("{}: {e}", file.display())))?;
+            let today = time::OffsetDateTime::now_utc().date();
+            eprintln!("checking {} ...", file.display());
+            let parsed = registry::parse_csv(std::io::BufReader::new(f), today, 1000);
+            let mut progress = |n: u64| eprintln!("  {n} rows written ...");
+            match idp
+                .import_registry(
+                    parsed,
+                    &file.display().to_string(),
+                    "operator",
+                    now,
+                    &mut progress,
+                )
+                .await?
+            {
+                Ok(stats) => {
+                    if json {
+                        print_json(&stats)?;
+                    } else {
+                        println!(
+                            "imported {} rows: {} new or changed, {} unchanged",
+                            stats.rows, stats.written, stats.unchanged
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    if json {
+                        print_json(&serde_json::json!({"errors": errors}))?;
+                    } else {
+                        eprintln!("nothing was imported: {} bad row(s)", errors.len());
+                        for e in &errors {
+                            eprintln!("  line {}: {}", e.line, e.reason);
+                        }
+                    }
+                    Ok(ExitCode::from(3))
+                }
+            }
+        }
+        Command::Citizen(CitizenCmd::Issue { cid, json }) => {
+            let cid = Cid::parse(&cid).map_err(|e| Error::Invalid(e.to_string()))?;
+            let issued = idp.issue_citizen(&cid, "operator", now).await?;
+            if json {
+                print_json(&issued)?;
+            } else {
+                println!("activation code: {}", issued.activation_code);
+                println!("activate at:     {}", issued.activation_url);
+                println!("valid until:     {}", time_str(issued.expires_at));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCmd::Verify { json }) => {
+            let mut progress = |n: i64| {
+                if n % 100_000 == 0 {
+                    eprintln!("  {n} entries checked ...");
+                }
+            };
+            let verdict = idp.verify_audit(&mut progress).await?;
+            if json {
+                print_json(&verdict)?;
+            }
+            match verdict {
+                Verdict::Intact { entries, head } => {
+                    if !json {
+                        println!("audit chain intact: {entries} entries; head {head}");
+                        println!(
+                            "record the head elsewhere: a later verify showing fewer entries means truncation"
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Verdict::Broken { seq, reason } => {
+                    if !json {
+                        println!("AUDIT CHAIN BROKEN at entry {seq}: {reason}");
+                    }
+                    Ok(ExitCode::from(4))
+                }
+            }
+        }
+    }
+}
+
+fn unreachable_cmd() -> Result<ExitCode, Error> {
+    Err(Error::internal("command handled earlier"))
+}
+
+async fn client_cmd(idp: &idp::Idp, cmd: ClientCmd, now: i64) -> Result<ExitCode, Error> {
+    match cmd {
+        ClientCmd::Add(a) => {
+            let jwks = match &a.jwks {
+                Some(p) => {
+                    let text = std::fs::read_to_string(p)
+                        .map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
+                    Some(
+                        serde_json::from_str(&text)
+                            .map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?,
+                    )
+                }
+                None => None,
+            };
+            let grants = a
+                .grants
+                .iter()
+                .map(|g| {
+                    GrantType::parse(g)
+                        .ok_or_else(|| Error::Invalid(format!("unknown grant {g:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let metadata = ClientMetadata {
+                client_name: a.name,
+                token_endpoint_auth_method: AuthMethod::parse(&a.auth_method)?,
+                redirect_uris: a
+                    .redirect_uris
+                    .iter()
+                    .map(|u| RedirectUri::parse(u))
+                    .collect::<Result<_, _>>()?,
+                post_logout_redirect_uris: a
+                    .post_logout_redirect_uris
+                    .iter()
+                    .map(|u| RedirectUri::parse(u))
+                    .collect::<Result<_, _>>()?,
+                grant_types: grants,
+                scope: Scope::parse(&a.scope)?,
+                jwks,
+                jwks_uri: a.jwks_uri,
+                sector_identifier: a.sector,
+                require_pushed_authorization_requests: a.require_par,
+                allow_national_id: a.allow_national_id,
+                id_token_signed_response_alg: SigningAlg::parse(&a.id_token_alg)?,
+                backchannel_logout_uri: a.backchannel_logout_uri,
+                default_acr: a.acr,
+                resources: a.resources,
+            };
+            let created = idp
+                .register_client(a.client_id.as_deref(), metadata, "operator", now)
+                .await?;
+            if a.json {
+                print_json(&created)?;
+            } else {
+                println!("client_id:     {}", created.client_id);
+                if let Some(s) = &created.client_secret {
+                    println!("client_secret: {s}");
+                    println!("(the secret is shown only now; it is stored hashed)");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCmd::List { json } => {
+            let clients = store::clients::list(&idp.db).await?;
+            if json {
+                let v: Vec<_> = clients
+                    .iter()
+                    .map(|c| {
+                        let mut v = serde_json::to_value(&c.metadata).unwrap_or_default();
+                        v["client_id"] = c.client_id.as_str().into();
+                        v
+                    })
+                    .collect();
+                print_json(&v)?;
+            } else {
+                println!("{:<30} {:<22} {:<40}", "CLIENT_ID", "AUTH", "NAME");
+                for c in clients {
+                    println!(
+                        "{:<30} {:<22} {:<40}",
+                        c.client_id,
+                        c.metadata.token_endpoint_auth_method.as_str(),
+                        c.metadata.client_name
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCmd::Show { client_id, json } => {
+            let c = store::clients::get(&idp.db, &client_id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("client {client_id}")))?;
+            let mut v =
+                serde_json::to_value(&c.metadata).map_err(|e| Error::internal(e.to_string()))?;
+            v["client_id"] = c.client_id.as_str().into();
+            if json {
+                print_json(&v)?;
+            } else {
+                println!(
+                    "{}",
+                    toml::to_string_pretty(&v).unwrap_or_else(|_| v.to_string())
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCmd::Remove { client_id } => {
+            idp.remove_client(&client_id, "operator", now).await?;
+            println!("removed {client_id}");
+            Ok(ExitCode::SUCCESS)
+        }
+        ClientCmd::RotateSecret { client_id, json } => {
+            let secret = idp
+                .rotate_client_secret(&client_id, "operator", now)
+                .await?;
+            if json {
+                print_json(&serde_json::json!({"client_id": client_id, "client_secret": secret}))?;
+            } else {
+                println!("client_secret: {secret}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

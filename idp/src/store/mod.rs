@@ -1,0 +1,165 @@
+//! Storage: one repository layer over SQLite (embedded default) or PostgreSQL.
+//!
+//! Queries are written once, in the SQL both engines accept (`$1` placeholders, `RETURNING`,
+//! `ON CONFLICT`), and run through sqlx's runtime-generic `Any` driver. Integers are `BIGINT`
+//! (PostgreSQL) / `INTEGER` (SQLite) and decoded as `i64`; booleans are stored as 0/1 integers
+//! because `Any` does not map SQLite integers to `bool`; times are Unix seconds. Each backend has
+//! its own migration folder under `migrations/`.
+
+pub mod audit;
+pub mod clients;
+pub mod keys;
+pub mod registry;
+pub mod tokens;
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    AnyPool, Executor,
+    any::{AnyConnectOptions, AnyPoolOptions},
+    migrate::Migrator,
+};
+
+use crate::error::{Error, Result};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Which engine is behind the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (WAL mode).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://...` or `postgres://...`). For SQLite, creates the file's
+    /// folder, and sets WAL mode, foreign keys and a busy timeout on every connection.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(Error::Config(
+                "database_url must start with sqlite: or postgres:".into(),
+            ));
+        };
+        let opts = AnyConnectOptions::from_str(url)
+            .map_err(|e| Error::Config(format!("database_url: {e}")))?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                if let Some(dir) = sqlite_file_dir(url) {
+                    std::fs::create_dir_all(&dir).map_err(|e| {
+                        Error::Config(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL lets readers proceed during a write; synchronous=FULL keeps
+                            // every committed write through a power loss, not only a crash.
+                            conn.execute(
+                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                                 PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(opts)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?
+            }
+        };
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies pending migrations for this backend.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The pool, for the repository modules.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which engine this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A cheap round trip, for `/readyz`.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection (graceful shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The folder of a `sqlite://path?...` URL's file, if it has one.
+fn sqlite_file_dir(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+}
+
+/// True when the error is a unique-constraint violation (both engines).
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation() || db.message().contains("UNIQUE constraint failed")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_dir_is_found() {
+        assert_eq!(
+            sqlite_file_dir("sqlite://data/idp.db?mode=rwc"),
+            Some("data".into())
+        );
+        assert_eq!(sqlite_file_dir("sqlite://idp.db"), None);
+        assert_eq!(sqlite_file_dir("sqlite::memory:"), None);
+    }
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests of Drukyul ID: one test binary that tells the whole story, each test on
+//! SQLite and, when `TEST_POSTGRES_URL` is set, on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod support;
+
+mod agency_api;
