@@ -44,6 +44,14 @@ pub struct Idp {
     audit_key: [u8; 32],
     /// Pepper for activation-code hashes.
     code_pepper: [u8; 32],
+    /// Key of pairwise subject identifiers.
+    pub(crate) pairwise_key: [u8; 32],
+    /// Key that binds CSRF tokens to the browser cookie.
+    pub(crate) csrf_key: [u8; 32],
+    /// WebAuthn relying party.
+    pub passkeys: crate::passkeys::Passkeys,
+    /// Page strings in English and Dzongkha.
+    pub i18n: crate::i18n::Catalogue,
     clients: ClientCache,
     /// Per-client token-endpoint limiter.
     pub token_limiter: DefaultKeyedRateLimiter<String>,
@@ -103,6 +111,10 @@ impl Idp {
         Ok(Arc::new(Self {
             audit_key: kek.derive("audit-chain-v1"),
             code_pepper: kek.derive("activation-code-v1"),
+            pairwise_key: kek.derive("pairwise-sub-v1"),
+            csrf_key: kek.derive("csrf-v1"),
+            passkeys: crate::passkeys::Passkeys::new(&config.issuer)?,
+            i18n: crate::i18n::Catalogue::load()?,
             clients: ClientCache::new(Duration::from_secs(config.client_cache_ttl)),
             token_limiter: DefaultKeyedRateLimiter::keyed(quota),
             metrics: Metrics::global(),
@@ -294,7 +306,7 @@ impl Idp {
             id: secrets::random_id()?,
             cid: cid.clone(),
             status: "pending".into(),
-            user_handle: secrets::random_id()?,
+            user_handle: crate::passkeys::new_user_handle()?.to_string(),
             created_at: now,
         };
         let account =
@@ -376,6 +388,9 @@ impl Idp {
                 }
                 if last_purge.elapsed() > Duration::from_secs(300) {
                     last_purge = Instant::now();
+                    if let Err(e) = store::login::purge(&this.db, now).await {
+                        tracing::warn!(error = %e, "purge of login rows failed");
+                    }
                     match store::tokens::purge_expired(&this.db, now).await {
                         Ok(n) if n > 0 => {
                             tracing::info!(rows = n, "purged expired token bookkeeping")

@@ -25,8 +25,12 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod i18n;
 pub mod keyring;
+pub mod login;
 pub mod metrics;
+pub mod oidc;
+pub mod passkeys;
 pub mod server;
 pub mod store;
 

@@ -56,3 +56,8 @@ pub fn client_auth_failed(reason: &'static str) {
 pub fn login(result: &'static str) {
     metrics::counter!("idp_logins_total", "result" => result).increment(1);
 }
+
+/// Counts a back-channel logout delivery outcome.
+pub fn backchannel(result: &'static str) {
+    metrics::counter!("idp_backchannel_logout_total", "result" => result).increment(1);
+}

@@ -5,3 +5,6 @@
 mod support;
 
 mod agency_api;
+mod authenticator;
+mod citizen;
+mod rp;

@@ -37,6 +37,30 @@ pub enum Event {
     TokenRevoked,
     /// A replayed client assertion was refused.
     AssertionReplayed,
+    /// A citizen logged in.
+    LoginSucceeded,
+    /// A login attempt failed.
+    LoginFailed,
+    /// An activation attempt failed.
+    ActivationFailed,
+    /// A digital ID was activated with its first passkey.
+    AccountActivated,
+    /// A passkey was added.
+    PasskeyAdded,
+    /// A passkey was removed.
+    PasskeyRemoved,
+    /// A passkey was renamed.
+    PasskeyRenamed,
+    /// A citizen consented to a client.
+    ConsentGranted,
+    /// A citizen withdrew consent.
+    ConsentRevoked,
+    /// An authorization code was presented twice.
+    CodeReplayed,
+    /// A rotated refresh token was presented again.
+    TokenReuse,
+    /// A session ended.
+    Logout,
 }
 
 impl Event {
@@ -53,6 +77,18 @@ impl Event {
             Event::ClientAuthFailed => "client_auth_failed",
             Event::TokenRevoked => "token_revoked",
             Event::AssertionReplayed => "assertion_replayed",
+            Event::LoginSucceeded => "login_succeeded",
+            Event::LoginFailed => "login_failed",
+            Event::ActivationFailed => "activation_failed",
+            Event::AccountActivated => "account_activated",
+            Event::PasskeyAdded => "passkey_added",
+            Event::PasskeyRemoved => "passkey_removed",
+            Event::PasskeyRenamed => "passkey_renamed",
+            Event::ConsentGranted => "consent_granted",
+            Event::ConsentRevoked => "consent_revoked",
+            Event::CodeReplayed => "code_replayed",
+            Event::TokenReuse => "token_reuse",
+            Event::Logout => "logout",
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Domain logic: plain types and functions that know nothing of HTTP or SQL and take `now`.
 
 pub mod audit;
+pub mod authorize;
 pub mod cid;
+pub mod claims;
 pub mod client;
 pub mod keys;
 pub mod registry;

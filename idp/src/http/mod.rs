@@ -7,6 +7,7 @@ mod errors;
 pub mod extract;
 pub mod middleware;
 pub mod ops;
+pub mod pages;
 pub mod token;
 
 use std::time::Duration;
@@ -37,6 +38,35 @@ pub fn app(state: AppState) -> Router {
             get(discovery::openid_configuration),
         )
         .route("/jwks", get(discovery::jwks))
+        .route(
+            "/authorize",
+            get(pages::authorize_get).post(pages::authorize_post),
+        )
+        .route("/authorize/continue", get(pages::authorize_continue))
+        .route("/par", post(token::par))
+        .route("/userinfo", get(token::userinfo).post(token::userinfo))
+        .route("/logout", get(pages::logout_get).post(pages::logout_post))
+        .route("/login", get(pages::login_page))
+        .route("/login/passkey/start", post(pages::login_start))
+        .route("/login/passkey/finish", post(pages::login_finish))
+        .route("/activate", get(pages::activate_page))
+        .route("/activate/start", post(pages::activate_start))
+        .route("/activate/finish", post(pages::activate_finish))
+        .route(
+            "/consent",
+            get(pages::consent_page).post(pages::consent_submit),
+        )
+        .route("/account", get(pages::account_page))
+        .route("/account/passkeys/start", post(pages::passkey_add_start))
+        .route("/account/passkeys/finish", post(pages::passkey_add_finish))
+        .route("/account/passkeys/rename", post(pages::passkey_rename))
+        .route("/account/passkeys/remove", post(pages::passkey_remove))
+        .route("/account/consents/revoke", post(pages::consent_revoke))
+        .route("/account/logout", post(pages::account_logout))
+        .route("/lang", get(pages::set_lang))
+        .route("/", get(pages::home))
+        .route("/static/app.css", get(static_css))
+        .route("/static/passkey.js", get(static_js))
         .route("/token", post(token::token))
         .route("/introspect", post(token::introspect))
         .route("/revoke", post(token::revoke))
@@ -44,6 +74,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .merge(admin::routes(state.clone()))
+        .fallback(pages::not_found)
         .layer(Extension(discovery::Discovery(doc)))
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(axum::middleware::from_fn(middleware::security_headers))
@@ -56,4 +87,33 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+fn static_asset(body: &'static str, content_type: &'static str) -> axum::response::Response {
+    use axum::{
+        http::{HeaderValue, header},
+        response::IntoResponse,
+    };
+    let mut r = body.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    r
+}
+
+async fn static_css() -> axum::response::Response {
+    static_asset(
+        include_str!("../../static/app.css"),
+        "text/css; charset=utf-8",
+    )
+}
+
+async fn static_js() -> axum::response::Response {
+    static_asset(
+        include_str!("../../static/passkey.js"),
+        "text/javascript; charset=utf-8",
+    )
 }

@@ -79,11 +79,12 @@ pub async fn token(
     let client = authenticate(&idp, &form, &auth, &ip, "/token", now).await?;
     match grant {
         GrantType::ClientCredentials => client_credentials(&idp, &client, &form, now).await,
-        GrantType::AuthorizationCode | GrantType::RefreshToken => Err(OAuthError::new(
-            OAuthErrorKind::UnsupportedGrantType,
-            "this grant is not available yet",
-        )
-        .into()),
+        GrantType::AuthorizationCode => Ok(no_store(
+            crate::oidc::exchange_code(&idp, &client, &form.0, &ip.0, now).await?,
+        )),
+        GrantType::RefreshToken => Ok(no_store(
+            crate::oidc::refresh(&idp, &client, &form.0, &ip.0, now).await?,
+        )),
     }
 }
 
@@ -168,9 +169,17 @@ pub async fn introspect(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let Some(claims) = verify_access_token(&idp, token) else {
+        if let Some(v) = crate::oidc::introspect_refresh(&idp, caller.client(), token, now).await? {
+            return Ok(no_store(v));
+        }
         return Ok(no_store(serde_json::json!({"active": false})));
     };
-    let revoked = store::tokens::is_revoked(&idp.db, &claims.jti).await?
+    let grant_revoked = match &claims.grant_id {
+        Some(g) => !store::login::grant_active(&idp.db, g, now).await?,
+        None => false,
+    };
+    let revoked = grant_revoked
+        || store::tokens::is_revoked(&idp.db, &claims.jti).await?
         || idp.client(&claims.client_id).await?.is_none();
     Ok(no_store(tokens::introspect_access_token(
         &claims, revoked, now,
@@ -199,8 +208,21 @@ pub async fn revoke(
         )
         .into());
     }
-    if let Some(claims) = verify_access_token(&idp, token)
-        && claims.client_id == caller.client().client_id.as_str()
+    let me = caller.client().client_id.as_str();
+    if crate::oidc::revoke_refresh(&idp, caller.client(), token, now).await? {
+        idp.audit(
+            NewEntry::new(
+                Event::TokenRevoked,
+                format!("client:{me}"),
+                format!("client:{me}"),
+            )
+            .client(me)
+            .detail(serde_json::json!({"kind": "refresh_token"})),
+            now,
+        )
+        .await?;
+    } else if let Some(claims) = verify_access_token(&idp, token)
+        && claims.client_id == me
         && claims.exp > now
     {
         store::tokens::revoke_jti(&idp.db, &claims.jti, claims.exp).await?;
@@ -217,4 +239,62 @@ pub async fn revoke(
         .await?;
     }
     Ok(no_store(serde_json::json!({})))
+}
+
+/// `POST /par` (RFC 9126).
+pub async fn par(
+    State(idp): State<AppState>,
+    auth: AuthHeader,
+    ip: ClientIp,
+    form: OAuthForm,
+) -> Result<Response> {
+    let now = domain::now();
+    let client = authenticate(&idp, &form, &auth, &ip, "/par", now).await?;
+    let mut params = form.0.clone();
+    for k in ["client_secret", "client_assertion", "client_assertion_type"] {
+        params.remove(k);
+    }
+    params.insert(
+        "client_id".into(),
+        client.client().client_id.as_str().to_string(),
+    );
+    let v = crate::oidc::par(&idp, &client, &params, now).await?;
+    let mut r = no_store(v);
+    *r.status_mut() = axum::http::StatusCode::CREATED;
+    Ok(r)
+}
+
+/// `GET|POST /userinfo` (OIDC Core 5.3) with a bearer access token in the header or, for POST,
+/// the form body (RFC 6750 2.2).
+pub async fn userinfo(
+    State(idp): State<AppState>,
+    auth: AuthHeader,
+    body: axum::body::Bytes,
+) -> Result<Response> {
+    let now = domain::now();
+    let from_header = auth
+        .0
+        .as_deref()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::to_string);
+    let from_body = if body.is_empty() {
+        None
+    } else {
+        OAuthForm::parse(&body)
+            .ok()
+            .and_then(|f| f.get("access_token").map(str::to_string))
+    };
+    let token = match (from_header, from_body) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request("send the access token once").into());
+        }
+        (Some(t), None) | (None, Some(t)) => t,
+        (None, None) => return Err(OAuthError::invalid_token("an access token is required").into()),
+    };
+    Ok(no_store(
+        crate::oidc::userinfo(&idp, token.trim(), now).await?,
+    ))
 }

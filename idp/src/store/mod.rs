@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod clients;
 pub mod keys;
+pub mod login;
 pub mod registry;
 pub mod tokens;
 

@@ -1,0 +1,905 @@
+//! Storage of everything a login touches: authorization requests, sessions, passkeys and
+//! their ceremonies, consents, grants, codes, refresh tokens, and rate-limit counters.
+//!
+//! Single-use things (PAR request URIs, ceremonies, codes, refresh tokens, activation codes)
+//! are consumed with one conditional `UPDATE ... RETURNING` or `DELETE ... RETURNING`, so two
+//! instances racing for the same one cannot both win.
+
+use sqlx::{Row, any::AnyRow};
+
+use super::{Db, is_unique_violation};
+use crate::{
+    domain::UnixTime,
+    error::{Error, Result},
+};
+
+// ---- authorization requests ----
+
+/// A stored authorization request.
+#[derive(Clone, Debug)]
+pub struct RequestRow {
+    /// Client.
+    pub client_id: String,
+    /// Validated parameters (JSON of `AuthRequest`).
+    pub params: String,
+    /// Hash of the browser-binding cookie ("" for a pushed request not yet bound).
+    pub browser: String,
+}
+
+/// Stores a request.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_request(
+    db: &Db,
+    id: &str,
+    client_id: &str,
+    params: &str,
+    browser: &str,
+    pushed: bool,
+    now: UnixTime,
+    expires_at: UnixTime,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO auth_requests (id, client_id, params, browser, pushed, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(client_id)
+    .bind(params)
+    .bind(browser)
+    .bind(i64::from(pushed))
+    .bind(now)
+    .bind(expires_at)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Consumes a pushed request (RFC 9126: single use, bound to the client that pushed it).
+pub async fn take_pushed(
+    db: &Db,
+    id: &str,
+    client_id: &str,
+    now: UnixTime,
+) -> Result<Option<String>> {
+    let r = sqlx::query(
+        "UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND client_id = $3 AND pushed = 1 AND used_at IS NULL AND expires_at > $1 RETURNING params",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(client_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(r.map(|r| r.try_get("params")).transpose()?)
+}
+
+/// An interactive request still in progress.
+pub async fn get_request(db: &Db, id: &str, now: UnixTime) -> Result<Option<RequestRow>> {
+    let r = sqlx::query(
+        "SELECT client_id, params, browser FROM auth_requests WHERE id = $1 AND pushed = 0 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_optional(db.pool())
+    .await?;
+    r.map(|r| {
+        Ok(RequestRow {
+            client_id: r.try_get("client_id")?,
+            params: r.try_get("params")?,
+            browser: r.try_get("browser")?,
+        })
+    })
+    .transpose()
+}
+
+/// Replaces a request's parameters (login and consent progress).
+pub async fn update_request(db: &Db, id: &str, params: &str) -> Result<()> {
+    sqlx::query("UPDATE auth_requests SET params = $1 WHERE id = $2 AND used_at IS NULL")
+        .bind(params)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Marks a request finished; false if it already was (a double submit).
+pub async fn finish_request(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
+    let r = sqlx::query("UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+// ---- accounts and activation ----
+
+/// An account's state.
+#[derive(Clone, Debug)]
+pub struct AccountRow {
+    /// Id.
+    pub id: String,
+    /// CID.
+    pub cid: String,
+    /// pending / active / closed.
+    pub status: String,
+    /// WebAuthn user handle (a UUID string).
+    pub user_handle: String,
+    /// Assurance of the identity proofing behind the account.
+    pub assurance: String,
+    /// When it was created.
+    pub created_at: UnixTime,
+}
+
+fn account_row(r: &AnyRow) -> Result<AccountRow> {
+    Ok(AccountRow {
+        id: r.try_get("id")?,
+        cid: r.try_get("cid")?,
+        status: r.try_get("status")?,
+        user_handle: r.try_get("user_handle")?,
+        assurance: r.try_get("assurance")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// An account by id.
+pub async fn account(db: &Db, id: &str) -> Result<Option<AccountRow>> {
+    let r = sqlx::query("SELECT * FROM accounts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    r.as_ref().map(account_row).transpose()
+}
+
+/// An account by CID.
+pub async fn account_by_cid(db: &Db, cid: &str) -> Result<Option<AccountRow>> {
+    let r = sqlx::query("SELECT * FROM accounts WHERE cid = $1")
+        .bind(cid)
+        .fetch_optional(db.pool())
+        .await?;
+    r.as_ref().map(account_row).transpose()
+}
+
+/// An account by WebAuthn user handle.
+pub async fn account_by_handle(db: &Db, handle: &str) -> Result<Option<AccountRow>> {
+    let r = sqlx::query("SELECT * FROM accounts WHERE user_handle = $1")
+        .bind(handle)
+        .fetch_optional(db.pool())
+        .await?;
+    r.as_ref().map(account_row).transpose()
+}
+
+/// The account an unused, unexpired activation code belongs to (without consuming it).
+pub async fn code_account(db: &Db, code_hash: &str, now: UnixTime) -> Result<Option<String>> {
+    let r = sqlx::query("SELECT account_id FROM activation_codes WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2")
+        .bind(code_hash)
+        .bind(now)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(r.map(|r| r.try_get("account_id")).transpose()?)
+}
+
+/// Redeems an activation code and stores the first passkey, in one transaction: the code is
+/// consumed only if the passkey is stored, and a code can be redeemed once.
+pub async fn activate(
+    db: &Db,
+    code_hash: &str,
+    account_id: &str,
+    cred: &NewCredential<'_>,
+    now: UnixTime,
+) -> Result<bool> {
+    let mut tx = db.pool().begin().await?;
+    let r = sqlx::query(
+        "UPDATE activation_codes SET used_at = $1 WHERE code_hash = $2 AND account_id = $3 AND used_at IS NULL AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(code_hash)
+    .bind(account_id)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query("UPDATE accounts SET status = 'active', activated_at = $1 WHERE id = $2 AND status <> 'closed'")
+        .bind(now)
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
+    insert_credential_in(&mut tx, cred, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+// ---- credentials ----
+
+/// A passkey to store.
+#[derive(Debug)]
+pub struct NewCredential<'a> {
+    /// Credential id (base64url).
+    pub cred_id: &'a str,
+    /// Owner.
+    pub account_id: &'a str,
+    /// webauthn-rs `Passkey` as JSON.
+    pub passkey: &'a str,
+    /// Display name.
+    pub name: &'a str,
+}
+
+async fn insert_credential_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    c: &NewCredential<'_>,
+    now: UnixTime,
+) -> Result<()> {
+    sqlx::query("INSERT INTO credentials (cred_id, account_id, passkey, name, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(c.cred_id)
+        .bind(c.account_id)
+        .bind(c.passkey)
+        .bind(c.name)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { Error::Invalid("this passkey is already registered".into()) } else { e.into() })?;
+    Ok(())
+}
+
+/// Stores an additional passkey.
+pub async fn insert_credential(db: &Db, c: &NewCredential<'_>, now: UnixTime) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    insert_credential_in(&mut tx, c, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A stored passkey.
+#[derive(Clone, Debug)]
+pub struct CredentialRow {
+    /// Credential id.
+    pub cred_id: String,
+    /// Owner.
+    pub account_id: String,
+    /// `Passkey` JSON.
+    pub passkey: String,
+    /// Display name.
+    pub name: String,
+    /// Registered.
+    pub created_at: UnixTime,
+    /// Last used to log in.
+    pub last_used_at: Option<UnixTime>,
+}
+
+fn cred_row(r: &AnyRow) -> Result<CredentialRow> {
+    Ok(CredentialRow {
+        cred_id: r.try_get("cred_id")?,
+        account_id: r.try_get("account_id")?,
+        passkey: r.try_get("passkey")?,
+        name: r.try_get("name")?,
+        created_at: r.try_get("created_at")?,
+        last_used_at: r.try_get("last_used_at")?,
+    })
+}
+
+/// An account's passkeys, oldest first.
+pub async fn credentials_of(db: &Db, account_id: &str) -> Result<Vec<CredentialRow>> {
+    let rows =
+        sqlx::query("SELECT * FROM credentials WHERE account_id = $1 ORDER BY created_at, cred_id")
+            .bind(account_id)
+            .fetch_all(db.pool())
+            .await?;
+    rows.iter().map(cred_row).collect()
+}
+
+/// One passkey.
+pub async fn credential(db: &Db, cred_id: &str) -> Result<Option<CredentialRow>> {
+    let r = sqlx::query("SELECT * FROM credentials WHERE cred_id = $1")
+        .bind(cred_id)
+        .fetch_optional(db.pool())
+        .await?;
+    r.as_ref().map(cred_row).transpose()
+}
+
+/// Saves a passkey's updated counter/state after a login.
+pub async fn touch_credential(
+    db: &Db,
+    cred_id: &str,
+    passkey: Option<&str>,
+    now: UnixTime,
+) -> Result<()> {
+    match passkey {
+        Some(p) => {
+            sqlx::query("UPDATE credentials SET passkey = $1, last_used_at = $2 WHERE cred_id = $3")
+                .bind(p)
+                .bind(now)
+                .bind(cred_id)
+        }
+        None => sqlx::query("UPDATE credentials SET last_used_at = $1 WHERE cred_id = $2")
+            .bind(now)
+            .bind(cred_id),
+    }
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Renames a passkey of the account.
+pub async fn rename_credential(
+    db: &Db,
+    account_id: &str,
+    cred_id: &str,
+    name: &str,
+) -> Result<bool> {
+    let r = sqlx::query("UPDATE credentials SET name = $1 WHERE cred_id = $2 AND account_id = $3")
+        .bind(name)
+        .bind(cred_id)
+        .bind(account_id)
+        .execute(db.pool())
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Removes a passkey of the account, unless it is the last one (the citizen would be locked
+/// out until re-verified at a centre).
+pub async fn delete_credential(db: &Db, account_id: &str, cred_id: &str) -> Result<()> {
+    let r = sqlx::query(
+        "DELETE FROM credentials WHERE cred_id = $1 AND account_id = $2 \
+         AND (SELECT COUNT(*) FROM credentials WHERE account_id = $2) > 1",
+    )
+    .bind(cred_id)
+    .bind(account_id)
+    .execute(db.pool())
+    .await?;
+    if r.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(Error::Invalid(
+            "that passkey cannot be removed (it is your only one, or not yours)".into(),
+        ))
+    }
+}
+
+// ---- ceremonies ----
+
+/// Stores a WebAuthn ceremony's server state.
+#[allow(clippy::too_many_arguments)]
+pub async fn put_ceremony(
+    db: &Db,
+    id: &str,
+    kind: &str,
+    state: &str,
+    account_id: Option<&str>,
+    context: &str,
+    now: UnixTime,
+    expires_at: UnixTime,
+) -> Result<()> {
+    sqlx::query("INSERT INTO ceremonies (id, kind, state, account_id, context, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(id)
+        .bind(kind)
+        .bind(state)
+        .bind(account_id)
+        .bind(context)
+        .bind(now)
+        .bind(expires_at)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// A consumed ceremony: (state, account id, context).
+pub type Ceremony = (String, Option<String>, String);
+
+/// Consumes a ceremony of `kind` (single use); expired ones are not returned.
+pub async fn take_ceremony(
+    db: &Db,
+    id: &str,
+    kind: &str,
+    now: UnixTime,
+) -> Result<Option<Ceremony>> {
+    let r = sqlx::query("DELETE FROM ceremonies WHERE id = $1 AND kind = $2 RETURNING state, account_id, context, expires_at")
+        .bind(id)
+        .bind(kind)
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(r) = r else { return Ok(None) };
+    let exp: i64 = r.try_get("expires_at")?;
+    if exp <= now {
+        return Ok(None);
+    }
+    Ok(Some((
+        r.try_get("state")?,
+        r.try_get("account_id")?,
+        r.try_get("context")?,
+    )))
+}
+
+// ---- sessions ----
+
+/// A live session.
+#[derive(Clone, Debug)]
+pub struct SessionRow {
+    /// Public session id (the `sid` claim).
+    pub sid: String,
+    /// Account.
+    pub account_id: String,
+    /// Authentication time.
+    pub auth_time: UnixTime,
+    /// Assurance.
+    pub acr: String,
+    /// Methods (JSON array).
+    pub amr: String,
+}
+
+/// Creates a session.
+#[allow(clippy::too_many_arguments)]
+pub async fn create_session(
+    db: &Db,
+    id_hash: &str,
+    sid: &str,
+    account_id: &str,
+    acr: &str,
+    amr: &str,
+    now: UnixTime,
+    expires_at: UnixTime,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, sid, account_id, auth_time, acr, amr, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $4, $7)",
+    )
+    .bind(id_hash)
+    .bind(sid)
+    .bind(account_id)
+    .bind(now)
+    .bind(acr)
+    .bind(amr)
+    .bind(expires_at)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The live session with this cookie hash, if its account is still active.
+pub async fn session(db: &Db, id_hash: &str, now: UnixTime) -> Result<Option<SessionRow>> {
+    let r = sqlx::query(
+        "SELECT s.sid, s.account_id, s.auth_time, s.acr, s.amr FROM sessions s JOIN accounts a ON a.id = s.account_id \
+         WHERE s.id_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 AND a.status = 'active'",
+    )
+    .bind(id_hash)
+    .bind(now)
+    .fetch_optional(db.pool())
+    .await?;
+    r.map(|r| {
+        Ok(SessionRow {
+            sid: r.try_get("sid")?,
+            account_id: r.try_get("account_id")?,
+            auth_time: r.try_get("auth_time")?,
+            acr: r.try_get("acr")?,
+            amr: r.try_get("amr")?,
+        })
+    })
+    .transpose()
+}
+
+/// Ends a session; true if it was live.
+pub async fn end_session(db: &Db, sid: &str, now: UnixTime) -> Result<bool> {
+    let r = sqlx::query("UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL")
+        .bind(now)
+        .bind(sid)
+        .execute(db.pool())
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+// ---- consents ----
+
+/// A remembered consent: (scope, claims JSON array, granted_at).
+#[derive(Clone, Debug)]
+pub struct ConsentRow {
+    /// Client.
+    pub client_id: String,
+    /// Granted scope.
+    pub scope: String,
+    /// Granted claim names (JSON array).
+    pub claims: String,
+    /// When.
+    pub granted_at: UnixTime,
+}
+
+/// The consent of an account for a client.
+pub async fn consent(db: &Db, account_id: &str, client_id: &str) -> Result<Option<ConsentRow>> {
+    let r = sqlx::query("SELECT client_id, scope, claims, granted_at FROM consents WHERE account_id = $1 AND client_id = $2")
+        .bind(account_id)
+        .bind(client_id)
+        .fetch_optional(db.pool())
+        .await?;
+    r.map(|r| {
+        Ok(ConsentRow {
+            client_id: r.try_get("client_id")?,
+            scope: r.try_get("scope")?,
+            claims: r.try_get("claims")?,
+            granted_at: r.try_get("granted_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Every consent of an account.
+pub async fn consents_of(db: &Db, account_id: &str) -> Result<Vec<ConsentRow>> {
+    let rows = sqlx::query("SELECT client_id, scope, claims, granted_at FROM consents WHERE account_id = $1 ORDER BY client_id")
+        .bind(account_id)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ConsentRow {
+                client_id: r.try_get("client_id")?,
+                scope: r.try_get("scope")?,
+                claims: r.try_get("claims")?,
+                granted_at: r.try_get("granted_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Records (or widens) a consent.
+pub async fn put_consent(
+    db: &Db,
+    account_id: &str,
+    client_id: &str,
+    scope: &str,
+    claims: &str,
+    now: UnixTime,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO consents (account_id, client_id, scope, claims, granted_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (account_id, client_id) DO UPDATE SET scope = excluded.scope, claims = excluded.claims, granted_at = excluded.granted_at",
+    )
+    .bind(account_id)
+    .bind(client_id)
+    .bind(scope)
+    .bind(claims)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Withdraws a consent and revokes every grant (refresh-token family) of that client for the
+/// account, in one transaction. True if there was a consent.
+pub async fn revoke_consent(
+    db: &Db,
+    account_id: &str,
+    client_id: &str,
+    now: UnixTime,
+) -> Result<bool> {
+    let mut tx = db.pool().begin().await?;
+    let r = sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
+        .bind(account_id)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE grants SET revoked_at = $1 WHERE account_id = $2 AND client_id = $3 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(account_id)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(r.rows_affected() == 1)
+}
+
+// ---- grants, codes, refresh tokens ----
+
+/// A grant: one authorization of a client by a citizen; the family of its refresh tokens.
+#[derive(Clone, Debug)]
+pub struct GrantRow {
+    /// Id (also the `grant_id` claim of its access tokens).
+    pub id: String,
+    /// Account.
+    pub account_id: String,
+    /// Client.
+    pub client_id: String,
+    /// Session it came from.
+    pub session_sid: String,
+    /// Granted scope.
+    pub scope: String,
+    /// Granted claim names and request details (JSON).
+    pub claims: String,
+    /// Authentication time.
+    pub auth_time: UnixTime,
+    /// Assurance.
+    pub acr: String,
+    /// Methods (JSON array).
+    pub amr: String,
+    /// End of the family's life.
+    pub expires_at: UnixTime,
+    /// Revoked.
+    pub revoked_at: Option<UnixTime>,
+}
+
+fn grant_row(r: &AnyRow) -> Result<GrantRow> {
+    Ok(GrantRow {
+        id: r.try_get("id")?,
+        account_id: r.try_get("account_id")?,
+        client_id: r.try_get("client_id")?,
+        session_sid: r.try_get("session_sid")?,
+        scope: r.try_get("scope")?,
+        claims: r.try_get("claims")?,
+        auth_time: r.try_get("auth_time")?,
+        acr: r.try_get("acr")?,
+        amr: r.try_get("amr")?,
+        expires_at: r.try_get("expires_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+/// A code to store with its grant.
+#[derive(Debug)]
+pub struct NewCode<'a> {
+    /// SHA-256 of the code.
+    pub code_hash: &'a str,
+    /// The redirect URI it was issued to.
+    pub redirect_uri: &'a str,
+    /// PKCE challenge.
+    pub code_challenge: &'a str,
+    /// Nonce for the ID token.
+    pub nonce: Option<&'a str>,
+    /// Expiry.
+    pub expires_at: UnixTime,
+}
+
+/// Stores a grant and the code that will activate it.
+pub async fn create_grant_and_code(
+    db: &Db,
+    g: &GrantRow,
+    c: &NewCode<'_>,
+    now: UnixTime,
+) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO grants (id, account_id, client_id, session_sid, scope, claims, auth_time, acr, amr, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&g.id)
+    .bind(&g.account_id)
+    .bind(&g.client_id)
+    .bind(&g.session_sid)
+    .bind(&g.scope)
+    .bind(&g.claims)
+    .bind(g.auth_time)
+    .bind(&g.acr)
+    .bind(&g.amr)
+    .bind(now)
+    .bind(g.expires_at)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO codes (code_hash, grant_id, redirect_uri, code_challenge, nonce, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(c.code_hash)
+    .bind(&g.id)
+    .bind(c.redirect_uri)
+    .bind(c.code_challenge)
+    .bind(c.nonce)
+    .bind(now)
+    .bind(c.expires_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A redeemed code.
+#[derive(Debug)]
+pub struct CodeRow {
+    /// Its grant.
+    pub grant: GrantRow,
+    /// Redirect URI it was issued to.
+    pub redirect_uri: String,
+    /// PKCE challenge.
+    pub code_challenge: String,
+    /// Nonce.
+    pub nonce: Option<String>,
+    /// Expiry.
+    pub expires_at: UnixTime,
+}
+
+/// The outcome of presenting a code.
+#[derive(Debug)]
+pub enum Redeem {
+    /// First use.
+    Fresh(Box<CodeRow>),
+    /// Already used: the grant it belongs to (to be revoked).
+    Replayed(String),
+    /// No such code.
+    Unknown,
+}
+
+/// Marks a code used and returns it; tells a replay apart from an unknown code.
+pub async fn redeem_code(db: &Db, code_hash: &str, now: UnixTime) -> Result<Redeem> {
+    let r = sqlx::query(
+        "UPDATE codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL RETURNING grant_id, redirect_uri, code_challenge, nonce, expires_at",
+    )
+    .bind(now)
+    .bind(code_hash)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(r) = r else {
+        let g = sqlx::query("SELECT grant_id FROM codes WHERE code_hash = $1")
+            .bind(code_hash)
+            .fetch_optional(db.pool())
+            .await?;
+        return Ok(match g {
+            Some(g) => Redeem::Replayed(g.try_get("grant_id")?),
+            None => Redeem::Unknown,
+        });
+    };
+    let grant_id: String = r.try_get("grant_id")?;
+    let grant = grant(db, &grant_id)
+        .await?
+        .ok_or_else(|| Error::internal("code without grant"))?;
+    Ok(Redeem::Fresh(Box::new(CodeRow {
+        grant,
+        redirect_uri: r.try_get("redirect_uri")?,
+        code_challenge: r.try_get("code_challenge")?,
+        nonce: r.try_get("nonce")?,
+        expires_at: r.try_get("expires_at")?,
+    })))
+}
+
+/// A grant by id.
+pub async fn grant(db: &Db, id: &str) -> Result<Option<GrantRow>> {
+    let r = sqlx::query("SELECT * FROM grants WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    r.as_ref().map(grant_row).transpose()
+}
+
+/// True when the grant exists, is not revoked and has not expired.
+pub async fn grant_active(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
+    Ok(
+        sqlx::query(
+            "SELECT 1 FROM grants WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(db.pool())
+        .await?
+        .is_some(),
+    )
+}
+
+/// Revokes a grant (all its refresh tokens and, through introspection, its access tokens).
+pub async fn revoke_grant(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
+    let r = sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The live grants that came from a session: (grant id, client id, account id).
+pub async fn grants_of_session(db: &Db, sid: &str) -> Result<Vec<(String, String, String)>> {
+    let rows = sqlx::query("SELECT id, client_id, account_id FROM grants WHERE session_sid = $1 AND revoked_at IS NULL")
+        .bind(sid)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("client_id")?,
+                r.try_get("account_id")?,
+            ))
+        })
+        .collect()
+}
+
+/// Stores a refresh token.
+pub async fn insert_refresh(
+    db: &Db,
+    token_hash: &str,
+    grant_id: &str,
+    now: UnixTime,
+    expires_at: UnixTime,
+) -> Result<()> {
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(token_hash)
+        .bind(grant_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug)]
+pub enum Refresh {
+    /// Valid and now consumed: its grant.
+    Fresh(GrantRow),
+    /// Already used: a stolen copy or a replay; the grant it belongs to.
+    Reused(String),
+    /// Unknown or expired.
+    Unknown,
+}
+
+/// Consumes a refresh token (rotation).
+pub async fn use_refresh(db: &Db, token_hash: &str, now: UnixTime) -> Result<Refresh> {
+    let r = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING grant_id")
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(db.pool())
+        .await?;
+    match r {
+        Some(r) => {
+            let id: String = r.try_get("grant_id")?;
+            Ok(match grant(db, &id).await? {
+                Some(g) => Refresh::Fresh(g),
+                None => Refresh::Unknown,
+            })
+        }
+        None => {
+            let used =
+                sqlx::query("SELECT grant_id, used_at FROM refresh_tokens WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .fetch_optional(db.pool())
+                    .await?;
+            Ok(match used {
+                Some(u) if u.try_get::<Option<i64>, _>("used_at")?.is_some() => {
+                    Refresh::Reused(u.try_get("grant_id")?)
+                }
+                _ => Refresh::Unknown,
+            })
+        }
+    }
+}
+
+/// The grant of a refresh token without consuming it (introspection, revocation).
+pub async fn refresh_grant(
+    db: &Db,
+    token_hash: &str,
+    now: UnixTime,
+) -> Result<Option<(GrantRow, UnixTime)>> {
+    let r = sqlx::query("SELECT grant_id, expires_at FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(r) = r else { return Ok(None) };
+    let id: String = r.try_get("grant_id")?;
+    let exp: i64 = r.try_get("expires_at")?;
+    Ok(grant(db, &id).await?.map(|g| (g, exp)))
+}
+
+// ---- rate limits ----
+
+/// Counts a hit in a fixed window of `window` seconds for `bucket`; returns the count in the
+/// current window and the seconds until it ends. Shared by every instance.
+pub async fn hit(db: &Db, bucket: &str, window: i64, now: UnixTime) -> Result<(i64, i64)> {
+    let start = now - now.rem_euclid(window);
+    let r = sqlx::query(
+        "INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1) \
+         ON CONFLICT (bucket) DO UPDATE SET count = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, \
+         window_start = excluded.window_start RETURNING count",
+    )
+    .bind(bucket)
+    .bind(start)
+    .fetch_one(db.pool())
+    .await?;
+    Ok((r.try_get("count")?, start + window - now))
+}
+
+/// Deletes expired rows of the login tables.
+pub async fn purge(db: &Db, now: UnixTime) -> Result<u64> {
+    let mut n = 0;
+    for q in [
+        "DELETE FROM auth_requests WHERE expires_at < $1",
+        "DELETE FROM ceremonies WHERE expires_at < $1",
+        "DELETE FROM rate_limits WHERE window_start < $1 - 3600",
+    ] {
+        n += sqlx::query(q)
+            .bind(now)
+            .execute(db.pool())
+            .await?
+            .rows_affected();
+    }
+    Ok(n)
+}
