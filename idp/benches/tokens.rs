@@ -37,35 +37,18 @@ fn bench(c: &mut Criterion) {
     let c0 = client();
     for alg in SigningAlg::ALL {
         let key = SigningKey::generate(alg).unwrap().key;
-        c.bench_function(
-            &format!("mint client_credentials access token {alg}"),
-            |b| {
-                b.iter(|| {
-                    let g = tokens::client_credentials(&c0, Some("api"), &[], "https://id.gov.bt")
-                        .unwrap();
-                    let claims = tokens::client_credentials_claims(
-                        &c0,
-                        g,
-                        "https://id.gov.bt",
-                        "jti".into(),
-                        1_800_000_000,
-                        300,
-                    );
-                    key.sign_jwt("at+jwt", &claims).unwrap()
-                })
-            },
-        );
+        c.bench_function(&format!("mint client_credentials access token {alg}"), |b| {
+            b.iter(|| {
+                let g = tokens::client_credentials(&c0, Some("api"), &[], "https://id.gov.bt").unwrap();
+                let claims =
+                    tokens::client_credentials_claims(&c0, g, "https://id.gov.bt", "jti".into(), 1_800_000_000, 300);
+                key.sign_jwt("at+jwt", &claims).unwrap()
+            })
+        });
     }
     let key = SigningKey::generate(SigningAlg::ES256).unwrap().key;
     let g = tokens::client_credentials(&c0, Some("api"), &[], "https://id.gov.bt").unwrap();
-    let claims = tokens::client_credentials_claims(
-        &c0,
-        g,
-        "https://id.gov.bt",
-        "jti".into(),
-        1_800_000_000,
-        300,
-    );
+    let claims = tokens::client_credentials_claims(&c0, g, "https://id.gov.bt", "jti".into(), 1_800_000_000, 300);
     let jwt = key.sign_jwt("at+jwt", &claims).unwrap();
     c.bench_function("verify ES256 access token (jsonwebtoken)", |b| {
         b.iter(|| {

@@ -96,12 +96,8 @@ impl Idp {
         let kek = resolve_kek(&config, &db)?;
         let keyring = Keyring::open(db.clone(), kek.clone(), now).await?;
         let rl = &config.rate_limits;
-        let quota =
-            Quota::per_second(NonZeroU32::new(rl.token_per_second).unwrap_or(NonZeroU32::MIN))
-                .allow_burst(
-                    NonZeroU32::new(rl.token_burst.max(rl.token_per_second))
-                        .unwrap_or(NonZeroU32::MIN),
-                );
+        let quota = Quota::per_second(NonZeroU32::new(rl.token_per_second).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(rl.token_burst.max(rl.token_per_second)).unwrap_or(NonZeroU32::MIN));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(5))
@@ -188,20 +184,12 @@ impl Idp {
             Some(id) => ClientId::parse(id)?,
             None => ClientId::parse(&secrets::random_id()?)?,
         };
-        let secret = if metadata.token_endpoint_auth_method.uses_secret() {
-            Some(secrets::random_token()?)
-        } else {
-            None
-        };
+        let secret =
+            if metadata.token_endpoint_auth_method.uses_secret() { Some(secrets::random_token()?) } else { None };
         // Make sure the client's ID-token algorithm has a key before the first login needs it.
-        self.keyring
-            .signing_key_for(metadata.id_token_signed_response_alg, now)
-            .await?;
-        let client = Client {
-            client_id: client_id.clone(),
-            secret_hash: secret.as_deref().map(secrets::hash_secret),
-            metadata,
-        };
+        self.keyring.signing_key_for(metadata.id_token_signed_response_alg, now).await?;
+        let client =
+            Client { client_id: client_id.clone(), secret_hash: secret.as_deref().map(secrets::hash_secret), metadata };
         store::clients::insert(&self.db, &client, now).await?;
         self.clients.forget(client_id.as_str());
         self.audit(
@@ -211,41 +199,19 @@ impl Idp {
             now,
         )
         .await?;
-        Ok(NewClient {
-            client_id: client_id.to_string(),
-            client_secret: secret,
-        })
+        Ok(NewClient { client_id: client_id.to_string(), client_secret: secret })
     }
 
     /// Replaces a client's secret and returns the new one.
-    pub async fn rotate_client_secret(
-        &self,
-        id: &str,
-        actor: &str,
-        now: UnixTime,
-    ) -> Result<String> {
-        let client = store::clients::get(&self.db, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("client {id}")))?;
+    pub async fn rotate_client_secret(&self, id: &str, actor: &str, now: UnixTime) -> Result<String> {
+        let client = store::clients::get(&self.db, id).await?.ok_or_else(|| Error::NotFound(format!("client {id}")))?;
         if !client.metadata.token_endpoint_auth_method.uses_secret() {
-            return Err(Error::Invalid(
-                "this client does not authenticate with a secret".into(),
-            ));
+            return Err(Error::Invalid("this client does not authenticate with a secret".into()));
         }
         let secret = secrets::random_token()?;
-        store::clients::set_secret_hash(
-            &self.db,
-            &client.client_id,
-            &secrets::hash_secret(&secret),
-            now,
-        )
-        .await?;
+        store::clients::set_secret_hash(&self.db, &client.client_id, &secrets::hash_secret(&secret), now).await?;
         self.clients.forget(id);
-        self.audit(
-            NewEntry::new(Event::ClientSecretRotated, actor, format!("client:{id}")).client(id),
-            now,
-        )
-        .await?;
+        self.audit(NewEntry::new(Event::ClientSecretRotated, actor, format!("client:{id}")).client(id), now).await?;
         Ok(secret)
     }
 
@@ -255,11 +221,7 @@ impl Idp {
             return Err(Error::NotFound(format!("client {id}")));
         }
         self.clients.forget(id);
-        self.audit(
-            NewEntry::new(Event::ClientRemoved, actor, format!("client:{id}")).client(id),
-            now,
-        )
-        .await
+        self.audit(NewEntry::new(Event::ClientRemoved, actor, format!("client:{id}")).client(id), now).await
     }
 
     // ---- registry and accounts ----
@@ -295,9 +257,7 @@ impl Idp {
             .await?
             .ok_or_else(|| Error::NotFound(format!("CID {cid} is not in the civil registry")))?;
         if !person.is_alive() {
-            return Err(Error::Invalid(format!(
-                "the registry records CID {cid} as deceased"
-            )));
+            return Err(Error::Invalid(format!("the registry records CID {cid} as deceased")));
         }
         let code = secrets::human_code(4)?;
         let code_hash = self.activation_code_hash(cid, &code);
@@ -309,33 +269,20 @@ impl Idp {
             user_handle: crate::passkeys::new_user_handle()?.to_string(),
             created_at: now,
         };
-        let account =
-            store::registry::issue(&self.db, &candidate, &code_hash, now, expires_at).await?;
+        let account = store::registry::issue(&self.db, &candidate, &code_hash, now, expires_at).await?;
         self.audit(
-            NewEntry::new(
-                Event::CitizenIssued,
-                actor,
-                format!("account:{}", account.id),
-            )
-            .detail(serde_json::json!({"expires_at": expires_at})),
+            NewEntry::new(Event::CitizenIssued, actor, format!("account:{}", account.id))
+                .detail(serde_json::json!({"expires_at": expires_at})),
             now,
         )
         .await?;
-        Ok(Issued {
-            account_id: account.id,
-            activation_code: code,
-            activation_url: self.url("/activate"),
-            expires_at,
-        })
+        Ok(Issued { account_id: account.id, activation_code: code, activation_url: self.url("/activate"), expires_at })
     }
 
     /// The stored form of an activation code: a MAC over the CID and the normalized code, so a
     /// code is useless with another CID and a database dump does not reveal codes.
     pub fn activation_code_hash(&self, cid: &Cid, code: &str) -> String {
-        secrets::mac_hex(
-            &self.code_pepper,
-            &format!("{}:{}", cid.as_str(), secrets::normalize_code(code)),
-        )
+        secrets::mac_hex(&self.code_pepper, &format!("{}:{}", cid.as_str(), secrets::normalize_code(code)))
     }
 
     // ---- keys ----
@@ -350,11 +297,7 @@ impl Idp {
     ) -> Result<(String, UnixTime)> {
         let t = &self.config.tokens;
         let longest = t.access_token_ttl.max(t.id_token_ttl) as i64 + 60;
-        let ahead = if immediate {
-            0
-        } else {
-            self.config.keys.publish_ahead as i64
-        };
+        let ahead = if immediate { 0 } else { self.config.keys.publish_ahead as i64 };
         // An emergency rotation (compromised key) also drops the old key from JWKS at once.
         let retire_after = if immediate { 0 } else { longest };
         let (kid, at) = keyring::rotate(&self.db, &self.kek, alg, now, ahead, retire_after).await?;
@@ -412,20 +355,15 @@ fn resolve_kek(config: &Config, db: &Db) -> Result<Kek> {
         return Ok(Kek::new(k));
     }
     if db.backend() != store::Backend::Sqlite {
-        return Err(Error::Config(
-            "kek (IDP_KEK) is required with PostgreSQL: 32 random bytes, base64".into(),
-        ));
+        return Err(Error::Config("kek (IDP_KEK) is required with PostgreSQL: 32 random bytes, base64".into()));
     }
     let path = config.data_dir.join("kek");
     if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-        let raw = STANDARD
-            .decode(text.trim())
-            .map_err(|_| Error::Config(format!("{} is not base64", path.display())))?;
-        let arr: [u8; 32] = raw
-            .try_into()
-            .map_err(|_| Error::Config(format!("{} must hold 32 bytes", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let raw =
+            STANDARD.decode(text.trim()).map_err(|_| Error::Config(format!("{} is not base64", path.display())))?;
+        let arr: [u8; 32] =
+            raw.try_into().map_err(|_| Error::Config(format!("{} must hold 32 bytes", path.display())))?;
         return Ok(Kek::new(arr));
     }
     let kek = Kek::generate()?;
@@ -437,8 +375,7 @@ fn resolve_kek(config: &Config, db: &Db) -> Result<Kek> {
 fn write_private_file(path: &Path, content: &str) -> Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::Config(format!("{}: {e}", dir.display())))?;
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -447,13 +384,9 @@ fn write_private_file(path: &Path, content: &str) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts
-        .open(path)
-        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-    f.write_all(content.as_bytes())
-        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-    f.sync_all()
-        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    let mut f = opts.open(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    f.write_all(content.as_bytes()).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    f.sync_all().map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
     Ok(())
 }
 
@@ -472,10 +405,7 @@ const CLIENT_CACHE_MAX: usize = 10_000;
 
 impl ClientCache {
     fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            map: RwLock::new(HashMap::new()),
-        }
+        Self { ttl, map: RwLock::new(HashMap::new()) }
     }
     fn get(&self, id: &str) -> Option<Option<Arc<Client>>> {
         let map = self.map.read().ok()?;

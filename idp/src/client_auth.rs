@@ -29,14 +29,8 @@ use crate::{
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Algorithms accepted on client assertions: asymmetric only.
-const ASSERTION_ALGS: [Algorithm; 6] = [
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::PS256,
-    Algorithm::RS256,
-    Algorithm::PS384,
-    Algorithm::EdDSA,
-];
+const ASSERTION_ALGS: [Algorithm; 6] =
+    [Algorithm::ES256, Algorithm::ES384, Algorithm::PS256, Algorithm::RS256, Algorithm::PS384, Algorithm::EdDSA];
 
 /// What a request presented as client credentials, before any checking.
 #[derive(Debug, Default, Clone)]
@@ -56,10 +50,7 @@ pub struct Presented {
 impl Presented {
     /// Parses an `Authorization` header value if it is Basic.
     pub fn parse_basic(header: &str) -> Result<Option<(String, String)>, OAuthError> {
-        let Some(b64) = header
-            .strip_prefix("Basic ")
-            .or_else(|| header.strip_prefix("basic "))
-        else {
+        let Some(b64) = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic ")) else {
             return Ok(None);
         };
         let bad = || OAuthError::invalid_client("malformed Basic authorization header");
@@ -67,10 +58,7 @@ impl Presented {
         let text = String::from_utf8(raw).map_err(|_| bad())?;
         let (id, secret) = text.split_once(':').ok_or_else(bad)?;
         let dec = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .ok_or_else(bad)
+            url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).ok_or_else(bad)
         };
         Ok(Some((dec(id)?, dec(secret)?)))
     }
@@ -98,16 +86,10 @@ pub async fn authenticate(
     ip: &str,
     now: UnixTime,
 ) -> Result<Authenticated> {
-    let methods = [
-        p.basic.is_some(),
-        p.client_secret.is_some(),
-        p.assertion.is_some() || p.assertion_type.is_some(),
-    ];
+    let methods = [p.basic.is_some(), p.client_secret.is_some(), p.assertion.is_some() || p.assertion_type.is_some()];
     if methods.iter().filter(|m| **m).count() > 1 {
         metrics::client_auth_failed("several_methods");
-        return Err(
-            OAuthError::invalid_request("use exactly one client authentication method").into(),
-        );
+        return Err(OAuthError::invalid_request("use exactly one client authentication method").into());
     }
 
     // Which client is this?
@@ -126,10 +108,7 @@ pub async fn authenticate(
         && *form_id != claimed
     {
         metrics::client_auth_failed("id_mismatch");
-        return Err(OAuthError::invalid_client(
-            "client_id does not match the authenticated client",
-        )
-        .into());
+        return Err(OAuthError::invalid_client("client_id does not match the authenticated client").into());
     }
     let Some(client) = idp.client(&claimed).await? else {
         metrics::client_auth_failed("unknown_client");
@@ -147,36 +126,21 @@ pub async fn authenticate(
                 (Some(s), Some(h)) if secrets::verify_secret(s, h) => Ok(()),
                 (None, _) => Err((
                     "wrong_method",
-                    OAuthError::invalid_client(format!(
-                        "this client authenticates with {}",
-                        method.as_str()
-                    )),
+                    OAuthError::invalid_client(format!("this client authenticates with {}", method.as_str())),
                 )),
-                _ => Err((
-                    "bad_secret",
-                    OAuthError::invalid_client("unknown client or bad credentials"),
-                )),
+                _ => Err(("bad_secret", OAuthError::invalid_client("unknown client or bad credentials"))),
             }
         }
         AuthMethod::PrivateKeyJwt => match (&p.assertion_type, &p.assertion) {
-            (Some(t), Some(a)) if t == JWT_BEARER => {
-                verify_assertion(idp, &client, a, audiences, now).await
+            (Some(t), Some(a)) if t == JWT_BEARER => verify_assertion(idp, &client, a, audiences, now).await,
+            (Some(_), Some(_)) => {
+                Err(("bad_assertion_type", OAuthError::invalid_client("unsupported client_assertion_type")))
             }
-            (Some(_), Some(_)) => Err((
-                "bad_assertion_type",
-                OAuthError::invalid_client("unsupported client_assertion_type"),
-            )),
-            _ => Err((
-                "wrong_method",
-                OAuthError::invalid_client("this client authenticates with private_key_jwt"),
-            )),
+            _ => Err(("wrong_method", OAuthError::invalid_client("this client authenticates with private_key_jwt"))),
         },
         AuthMethod::None => {
             if p.basic.is_some() || p.client_secret.is_some() || p.assertion.is_some() {
-                Err((
-                    "wrong_method",
-                    OAuthError::invalid_client("this is a public client; it has no credentials"),
-                ))
+                Err(("wrong_method", OAuthError::invalid_client("this is a public client; it has no credentials")))
             } else {
                 Ok(())
             }
@@ -186,20 +150,12 @@ pub async fn authenticate(
         Ok(()) => Ok(Authenticated { client }),
         Err((reason, err)) => {
             metrics::client_auth_failed(reason);
-            let event = if reason == "replayed" {
-                Event::AssertionReplayed
-            } else {
-                Event::ClientAuthFailed
-            };
+            let event = if reason == "replayed" { Event::AssertionReplayed } else { Event::ClientAuthFailed };
             idp.audit(
-                NewEntry::new(
-                    event,
-                    format!("client:{claimed}"),
-                    format!("client:{claimed}"),
-                )
-                .client(claimed.as_str())
-                .ip(ip)
-                .detail(serde_json::json!({"reason": reason})),
+                NewEntry::new(event, format!("client:{claimed}"), format!("client:{claimed}"))
+                    .client(claimed.as_str())
+                    .ip(ip)
+                    .detail(serde_json::json!({"reason": reason})),
                 now,
             )
             .await?;
@@ -215,14 +171,9 @@ fn unverified_iss(assertion: &str) -> Result<String, OAuthError> {
         return Err(bad());
     }
     let payload = assertion.split('.').nth(1).ok_or_else(bad)?;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| bad())?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).map_err(|_| bad())?;
     let v: serde_json::Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    v.get("iss")
-        .and_then(|s| s.as_str())
-        .map(str::to_string)
-        .ok_or_else(bad)
+    v.get("iss").and_then(|s| s.as_str()).map(str::to_string).ok_or_else(bad)
 }
 
 #[derive(serde::Deserialize)]
@@ -248,19 +199,11 @@ async fn verify_assertion(
     let header = jsonwebtoken::decode_header(assertion)
         .map_err(|_| bad("bad_assertion", "client_assertion header is malformed"))?;
     if !ASSERTION_ALGS.contains(&header.alg) {
-        return Err(bad(
-            "bad_assertion",
-            "client_assertion algorithm is not accepted",
-        ));
+        return Err(bad("bad_assertion", "client_assertion algorithm is not accepted"));
     }
     let jwks = client_jwks(idp, client, header.kid.as_deref(), now)
         .await
-        .map_err(|_| {
-            bad(
-                "jwks_unavailable",
-                "the client's keys could not be obtained",
-            )
-        })?;
+        .map_err(|_| bad("jwks_unavailable", "the client's keys could not be obtained"))?;
     let candidates: Vec<_> = jwks
         .keys
         .iter()
@@ -268,10 +211,7 @@ async fn verify_assertion(
         .filter_map(|k| DecodingKey::from_jwk(k).ok())
         .collect();
     if candidates.is_empty() {
-        return Err(bad(
-            "unknown_key",
-            "no registered key matches the client_assertion",
-        ));
+        return Err(bad("unknown_key", "no registered key matches the client_assertion"));
     }
     let mut v = Validation::new(header.alg);
     v.set_audience(audiences);
@@ -286,24 +226,14 @@ async fn verify_assertion(
             break;
         }
     }
-    let c = claims.ok_or_else(|| {
-        bad(
-            "bad_assertion",
-            "client_assertion signature, audience or lifetime is not valid",
-        )
-    })?;
+    let c =
+        claims.ok_or_else(|| bad("bad_assertion", "client_assertion signature, audience or lifetime is not valid"))?;
     if c.sub != client.client_id.as_str() || c.iss != c.sub {
-        return Err(bad(
-            "bad_assertion",
-            "client_assertion iss and sub must be the client_id",
-        ));
+        return Err(bad("bad_assertion", "client_assertion iss and sub must be the client_id"));
     }
     let max_ttl = idp.config.tokens.client_assertion_max_ttl as i64;
     if c.exp <= now - 30 || c.exp > now + max_ttl + 30 {
-        return Err(bad(
-            "bad_assertion",
-            "client_assertion exp is out of the accepted window",
-        ));
+        return Err(bad("bad_assertion", "client_assertion exp is out of the accepted window"));
     }
     if c.iat.is_some_and(|iat| iat > now + 30) || c.nbf.is_some_and(|nbf| nbf > now + 30) {
         return Err(bad("bad_assertion", "client_assertion is not valid yet"));
@@ -311,9 +241,7 @@ async fn verify_assertion(
     if c.jti.is_empty() || c.jti.len() > 256 {
         return Err(bad("bad_assertion", "client_assertion needs a jti"));
     }
-    match store::tokens::use_assertion_jti(&idp.db, client.client_id.as_str(), &c.jti, c.exp + 60)
-        .await
-    {
+    match store::tokens::use_assertion_jti(&idp.db, client.client_id.as_str(), &c.jti, c.exp + 60).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(bad("replayed", "client_assertion was already used")),
         Err(_) => Err(bad("db", "client_assertion could not be checked")),
@@ -333,63 +261,34 @@ const JWKS_MIN_REFETCH: Duration = Duration::from_secs(30);
 /// Largest JWK Set accepted.
 const JWKS_MAX_BYTES: usize = 64 * 1024;
 
-async fn client_jwks(
-    idp: &Idp,
-    client: &Client,
-    kid: Option<&str>,
-    _now: UnixTime,
-) -> Result<Arc<JwkSet>> {
+async fn client_jwks(idp: &Idp, client: &Client, kid: Option<&str>, _now: UnixTime) -> Result<Arc<JwkSet>> {
     if let Some(inline) = &client.metadata.jwks {
-        let set: JwkSet = serde_json::from_value(inline.clone())
-            .map_err(|e| Error::internal(format!("stored jwks: {e}")))?;
+        let set: JwkSet =
+            serde_json::from_value(inline.clone()).map_err(|e| Error::internal(format!("stored jwks: {e}")))?;
         return Ok(Arc::new(set));
     }
-    let uri = client
-        .metadata
-        .jwks_uri
-        .as_ref()
-        .ok_or_else(|| Error::internal("client has no keys"))?;
+    let uri = client.metadata.jwks_uri.as_ref().ok_or_else(|| Error::internal("client has no keys"))?;
     let key = client.client_id.as_str().to_string();
-    let cached = idp
-        .jwks_cache
-        .map
-        .lock()
-        .ok()
-        .and_then(|m| m.get(&key).cloned());
+    let cached = idp.jwks_cache.map.lock().ok().and_then(|m| m.get(&key).cloned());
     if let Some((at, set)) = &cached {
         let has_kid = kid.is_none_or(|k| set.find(k).is_some());
         if at.elapsed() < JWKS_TTL && (has_kid || at.elapsed() < JWKS_MIN_REFETCH) {
             return Ok(set.clone());
         }
     }
-    let resp = idp
-        .http
-        .get(uri.as_str())
-        .send()
-        .await
-        .map_err(|e| Error::internal(format!("jwks_uri: {e}")))?;
+    let resp = idp.http.get(uri.as_str()).send().await.map_err(|e| Error::internal(format!("jwks_uri: {e}")))?;
     if !resp.status().is_success() {
-        return Err(Error::internal(format!(
-            "jwks_uri answered {}",
-            resp.status()
-        )));
+        return Err(Error::internal(format!("jwks_uri answered {}", resp.status())));
     }
-    if resp
-        .content_length()
-        .is_some_and(|l| l as usize > JWKS_MAX_BYTES)
-    {
+    if resp.content_length().is_some_and(|l| l as usize > JWKS_MAX_BYTES) {
         return Err(Error::internal("jwks_uri document too large"));
     }
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| Error::internal(format!("jwks_uri: {e}")))?;
+    let body = resp.bytes().await.map_err(|e| Error::internal(format!("jwks_uri: {e}")))?;
     if body.len() > JWKS_MAX_BYTES {
         return Err(Error::internal("jwks_uri document too large"));
     }
-    let set: Arc<JwkSet> = Arc::new(
-        serde_json::from_slice(&body).map_err(|e| Error::internal(format!("jwks_uri: {e}")))?,
-    );
+    let set: Arc<JwkSet> =
+        Arc::new(serde_json::from_slice(&body).map_err(|e| Error::internal(format!("jwks_uri: {e}")))?);
     if let Ok(mut m) = idp.jwks_cache.map.lock() {
         m.insert(key, (Instant::now(), set.clone()));
     }
@@ -403,10 +302,7 @@ mod tests {
     #[test]
     fn basic_header_is_form_decoded() {
         let h = format!("Basic {}", STANDARD.encode("my%3Aclient:p%40ss+word"));
-        assert_eq!(
-            Presented::parse_basic(&h).unwrap(),
-            Some(("my:client".into(), "p@ss word".into()))
-        );
+        assert_eq!(Presented::parse_basic(&h).unwrap(), Some(("my:client".into(), "p@ss word".into())));
         assert!(Presented::parse_basic("Basic !!!").is_err());
         assert_eq!(Presented::parse_basic("Bearer x").unwrap(), None);
     }

@@ -128,12 +128,7 @@ pub struct RateLimitConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self {
-            token_per_second: 200,
-            token_burst: 400,
-            login_per_minute: 30,
-            activation_per_minute: 10,
-        }
+        Self { token_per_second: 200, token_burst: 400, login_per_minute: 30, activation_per_minute: 10 }
     }
 }
 
@@ -153,11 +148,7 @@ pub struct KeyConfig {
 
 impl Default for KeyConfig {
     fn default() -> Self {
-        Self {
-            publish_ahead: 600,
-            jwks_max_age: 300,
-            refresh_interval: 10,
-        }
+        Self { publish_ahead: 600, jwks_max_age: 300, refresh_interval: 10 }
     }
 }
 
@@ -194,16 +185,14 @@ impl Config {
         match file {
             Some(path) => {
                 if !path.exists() {
-                    return Err(Error::Config(format!(
-                        "configuration file {} not found",
-                        path.display()
-                    )));
+                    return Err(Error::Config(format!("configuration file {} not found", path.display())));
                 }
                 fig = fig.merge(Toml::file(path));
             }
             None => fig = fig.merge(Toml::file("idp.toml")),
         }
-        fig = fig.merge(Env::prefixed("IDP_").split("__"));
+        // IDP_CONFIG (the file) and IDP_LOG (the log filter) are read elsewhere.
+        fig = fig.merge(Env::prefixed("IDP_").ignore(&["CONFIG", "LOG"]).split("__"));
         if let Ok(url) = std::env::var("DATABASE_URL")
             && std::env::var_os("IDP_DATABASE_URL").is_none()
         {
@@ -218,14 +207,10 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         let iss = &self.issuer;
         if iss.query().is_some() || iss.fragment().is_some() {
-            return Err(Error::Config(
-                "issuer must not have a query or fragment".into(),
-            ));
+            return Err(Error::Config("issuer must not have a query or fragment".into()));
         }
         if iss.scheme() != "https" && !self.is_localhost() {
-            return Err(Error::Config(
-                "issuer must be https (http is allowed only for localhost)".into(),
-            ));
+            return Err(Error::Config("issuer must be https (http is allowed only for localhost)".into()));
         }
         let t = &self.tokens;
         for (name, v) in [
@@ -242,14 +227,10 @@ impl Config {
             }
         }
         if t.code_ttl > 600 {
-            return Err(Error::Config(
-                "tokens.code_ttl must be at most 600 s (RFC 6749 4.1.2)".into(),
-            ));
+            return Err(Error::Config("tokens.code_ttl must be at most 600 s (RFC 6749 4.1.2)".into()));
         }
         if self.rate_limits.token_per_second == 0 {
-            return Err(Error::Config(
-                "rate_limits.token_per_second must be positive".into(),
-            ));
+            return Err(Error::Config("rate_limits.token_per_second must be positive".into()));
         }
         if self.max_body_bytes < 1024 {
             return Err(Error::Config("max_body_bytes must be at least 1024".into()));
@@ -263,11 +244,7 @@ impl Config {
     /// True when the issuer is a loopback development URL; the only case in which cookies drop
     /// the `Secure` attribute and http is accepted.
     pub fn is_localhost(&self) -> bool {
-        self.issuer.scheme() == "http"
-            && matches!(
-                self.issuer.host_str(),
-                Some("localhost" | "127.0.0.1" | "[::1]")
-            )
+        self.issuer.scheme() == "http" && matches!(self.issuer.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
     }
 
     /// The issuer as a string without a trailing slash (what goes into `iss`).
@@ -278,10 +255,7 @@ impl Config {
     /// The database URL to use: the configured one, or the embedded SQLite file.
     pub fn effective_database_url(&self) -> String {
         if self.database_url.is_empty() {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("idp.db").display()
-            )
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("idp.db").display())
         } else {
             self.database_url.clone()
         }
@@ -292,12 +266,8 @@ impl Config {
         if self.kek.expose().is_empty() {
             return Ok(None);
         }
-        let raw = STANDARD
-            .decode(self.kek.expose().trim())
-            .map_err(|_| Error::Config("kek must be base64".into()))?;
-        let arr: [u8; 32] = raw
-            .try_into()
-            .map_err(|_| Error::Config("kek must be exactly 32 bytes".into()))?;
+        let raw = STANDARD.decode(self.kek.expose().trim()).map_err(|_| Error::Config("kek must be base64".into()))?;
+        let arr: [u8; 32] = raw.try_into().map_err(|_| Error::Config("kek must be exactly 32 bytes".into()))?;
         Ok(Some(arr))
     }
 }
@@ -316,24 +286,15 @@ mod tests {
 
     #[test]
     fn http_issuer_outside_localhost_is_refused() {
-        let c = Config {
-            issuer: Url::parse("http://id.example.bt").unwrap(),
-            ..Config::default()
-        };
+        let c = Config { issuer: Url::parse("http://id.example.bt").unwrap(), ..Config::default() };
         assert!(c.validate().is_err());
     }
 
     #[test]
     fn kek_must_be_32_bytes() {
-        let c = Config {
-            kek: Secret::new(STANDARD.encode([1u8; 16])),
-            ..Config::default()
-        };
+        let c = Config { kek: Secret::new(STANDARD.encode([1u8; 16])), ..Config::default() };
         assert!(c.kek_bytes().is_err());
-        let c = Config {
-            kek: Secret::new(STANDARD.encode([1u8; 32])),
-            ..Config::default()
-        };
+        let c = Config { kek: Secret::new(STANDARD.encode([1u8; 32])), ..Config::default() };
         assert_eq!(c.kek_bytes().unwrap(), Some([1u8; 32]));
     }
 

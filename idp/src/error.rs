@@ -135,10 +135,7 @@ pub struct OAuthError {
 impl OAuthError {
     /// Builds an error.
     pub fn new(kind: OAuthErrorKind, description: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            kind,
-            description: description.into(),
-        }
+        Self { kind, description: description.into() }
     }
     /// `invalid_request` with a description.
     pub fn invalid_request(d: impl Into<Cow<'static, str>>) -> Self {

@@ -26,18 +26,9 @@ impl Lang {
 
     /// Picks the language: `ui_locales` (OIDC) first, then the language cookie, then
     /// `Accept-Language` (in the browser's order, ignoring weights of zero), then English.
-    pub fn negotiate(
-        ui_locales: Option<&str>,
-        cookie: Option<&str>,
-        accept_language: Option<&str>,
-    ) -> Lang {
+    pub fn negotiate(ui_locales: Option<&str>, cookie: Option<&str>, accept_language: Option<&str>) -> Lang {
         let pick = |tag: &str| {
-            let primary = tag
-                .split(['-', '_'])
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
+            let primary = tag.split(['-', '_']).next().unwrap_or("").trim().to_ascii_lowercase();
             match primary.as_str() {
                 "dz" => Some(Lang::Dz),
                 "en" => Some(Lang::En),
@@ -54,12 +45,7 @@ impl Lang {
             for part in al.split(',') {
                 let mut it = part.split(';');
                 let tag = it.next().unwrap_or("");
-                let zero = it.any(|p| {
-                    p.trim()
-                        .trim_start_matches("q=")
-                        .parse::<f32>()
-                        .is_ok_and(|q| q == 0.0)
-                });
+                let zero = it.any(|p| p.trim().trim_start_matches("q=").parse::<f32>().is_ok_and(|q| q == 0.0));
                 if !zero && let Some(l) = pick(tag) {
                     return l;
                 }
@@ -88,11 +74,7 @@ pub struct T<'a> {
 impl<'a> T<'a> {
     /// The string for `key` (English if the language lacks it, the key itself if both do).
     pub fn get(&self, key: &str) -> &'a str {
-        self.strings
-            .get(key)
-            .or_else(|| self.fallback.get(key))
-            .map(String::as_str)
-            .unwrap_or("?")
+        self.strings.get(key).or_else(|| self.fallback.get(key)).map(String::as_str).unwrap_or("?")
     }
     /// The string with `{name}` replaced by `value`.
     pub fn fmt(&self, key: &str, name: &str, value: &str) -> String {
@@ -114,11 +96,7 @@ impl Catalogue {
 
     /// The strings of `lang`.
     pub fn t(&self, lang: Lang) -> T<'_> {
-        T {
-            strings: if lang == Lang::Dz { &self.dz } else { &self.en },
-            fallback: &self.en,
-            lang,
-        }
+        T { strings: if lang == Lang::Dz { &self.dz } else { &self.en }, fallback: &self.en, lang }
     }
 }
 
@@ -127,11 +105,8 @@ mod tests {
     use super::*;
 
     fn placeholders(s: &str) -> Vec<String> {
-        let mut v: Vec<String> = s
-            .split('{')
-            .skip(1)
-            .filter_map(|p| p.split_once('}').map(|(a, _)| a.to_string()))
-            .collect();
+        let mut v: Vec<String> =
+            s.split('{').skip(1).filter_map(|p| p.split_once('}').map(|(a, _)| a.to_string())).collect();
         v.sort();
         v
     }
@@ -150,15 +125,9 @@ mod tests {
 
     #[test]
     fn negotiation_order() {
-        assert_eq!(
-            Lang::negotiate(Some("dz en"), Some("en"), Some("en")),
-            Lang::Dz
-        );
+        assert_eq!(Lang::negotiate(Some("dz en"), Some("en"), Some("en")), Lang::Dz);
         assert_eq!(Lang::negotiate(Some("fr"), Some("dz"), None), Lang::Dz);
-        assert_eq!(
-            Lang::negotiate(None, None, Some("fr-FR, dz;q=0.8, en;q=0.5")),
-            Lang::Dz
-        );
+        assert_eq!(Lang::negotiate(None, None, Some("fr-FR, dz;q=0.8, en;q=0.5")), Lang::Dz);
         assert_eq!(Lang::negotiate(None, None, Some("dz;q=0, en")), Lang::En);
         assert_eq!(Lang::negotiate(None, None, None), Lang::En);
     }

@@ -40,43 +40,28 @@ impl KeySet {
             let pkcs8 = kek.open(r.kid.as_bytes(), &r.private_key)?;
             let key = SigningKey::from_pkcs8(alg, &pkcs8)?;
             if key.kid() != r.kid {
-                return Err(Error::Crypto(format!(
-                    "stored key {} does not match its kid",
-                    r.kid
-                )));
+                return Err(Error::Crypto(format!("stored key {} does not match its kid", r.kid)));
             }
             published.push(key.public_jwk().clone());
-            keys.push(Loaded {
-                key,
-                activates_at: r.activates_at,
-                retires_at: r.retires_at,
-            });
+            keys.push(Loaded { key, activates_at: r.activates_at, retires_at: r.retires_at });
         }
         let jwks = serde_json::to_vec(&serde_json::json!({ "keys": published }))
             .map_err(|e| Error::internal(e.to_string()))?;
-        Ok(Self {
-            keys,
-            jwks: Bytes::from(jwks),
-        })
+        Ok(Self { keys, jwks: Bytes::from(jwks) })
     }
 
     /// The key that signs for `alg` at `now`: the newest one whose signing window holds `now`.
     pub fn signing_key(&self, alg: SigningAlg, now: UnixTime) -> Option<&SigningKey> {
         self.keys
             .iter()
-            .filter(|l| {
-                l.key.alg() == alg && l.activates_at <= now && l.retires_at.is_none_or(|r| now < r)
-            })
+            .filter(|l| l.key.alg() == alg && l.activates_at <= now && l.retires_at.is_none_or(|r| now < r))
             .max_by_key(|l| l.activates_at)
             .map(|l| &l.key)
     }
 
     /// A published key by id, for verifying tokens this server issued.
     pub fn by_kid(&self, kid: &str) -> Option<&SigningKey> {
-        self.keys
-            .iter()
-            .find(|l| l.key.kid() == kid)
-            .map(|l| &l.key)
+        self.keys.iter().find(|l| l.key.kid() == kid).map(|l| &l.key)
     }
 
     /// The serialized JWK Set.
@@ -98,11 +83,7 @@ impl Keyring {
     pub async fn open(db: Db, kek: Kek, now: UnixTime) -> Result<Self> {
         ensure_key(&db, &kek, SigningAlg::ES256, now).await?;
         let set = KeySet::build(&store::keys::live(&db, now).await?, &kek)?;
-        Ok(Self {
-            current: ArcSwap::from_pointee(set),
-            db,
-            kek,
-        })
+        Ok(Self { current: ArcSwap::from_pointee(set), db, kek })
     }
 
     /// The current snapshot (cheap).
@@ -154,24 +135,14 @@ fn sealed_row(
 }
 
 /// Creates the first key for `alg` unless one is already signing.
-pub async fn ensure_key(
-    db: &Db,
-    kek: &Kek,
-    alg: SigningAlg,
-    now: UnixTime,
-) -> Result<Option<String>> {
+pub async fn ensure_key(db: &Db, kek: &Kek, alg: SigningAlg, now: UnixTime) -> Result<Option<String>> {
     let live = store::keys::live(db, now).await?;
-    if live
-        .iter()
-        .any(|r| r.alg == alg.as_str() && r.retires_at.is_none())
-    {
+    if live.iter().any(|r| r.alg == alg.as_str() && r.retires_at.is_none()) {
         return Ok(None);
     }
     let g = SigningKey::generate(alg)?;
     let row = sealed_row(&g, kek, now, now)?;
-    Ok(store::keys::insert_first(db, &row)
-        .await?
-        .then_some(row.kid))
+    Ok(store::keys::insert_first(db, &row).await?.then_some(row.kid))
 }
 
 /// Stages a new key for `alg`: published now, signing from `now + publish_ahead`; the keys it

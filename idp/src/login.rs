@@ -3,8 +3,8 @@
 
 use serde_json::json;
 use webauthn_rs::prelude::{
-    CreationChallengeResponse, Passkey, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse, Uuid,
+    CreationChallengeResponse, Passkey, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
+    Uuid,
 };
 
 use crate::{
@@ -48,9 +48,7 @@ pub async fn session(idp: &Idp, cookie: Option<&str>, now: UnixTime) -> Result<O
 async fn limit(idp: &Idp, bucket: String, max: u32, window: i64, now: UnixTime) -> Result<()> {
     let (count, reset) = store::login::hit(&idp.db, &bucket, window, now).await?;
     if count > i64::from(max) {
-        return Err(Error::RateLimited {
-            retry_after: reset.max(1) as u64,
-        });
+        return Err(Error::RateLimited { retry_after: reset.max(1) as u64 });
     }
     Ok(())
 }
@@ -83,11 +81,7 @@ async fn create_session(
         expires_at,
     )
     .await?;
-    Ok(NewSession {
-        token,
-        sid,
-        expires_at,
-    })
+    Ok(NewSession { token, sid, expires_at })
 }
 
 fn ceremony_json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -102,11 +96,7 @@ fn credential_b64(id: &[u8]) -> String {
 fn clean_name(name: &str, fallback: &str) -> String {
     let n: String = name.chars().filter(|c| !c.is_control()).take(60).collect();
     let n = n.trim();
-    if n.is_empty() {
-        fallback.to_string()
-    } else {
-        n.to_string()
-    }
+    if n.is_empty() { fallback.to_string() } else { n.to_string() }
 }
 
 /// Why an activation failed, in words safe to show (the same for a wrong CID and a wrong code).
@@ -127,14 +117,8 @@ pub async fn activation_start(
     let per_min = idp.config.rate_limits.activation_per_minute;
     limit(idp, format!("activate:ip:{ip}"), per_min, 60, now).await?;
     let cid = Cid::parse(cid).map_err(|e| Error::Invalid(e.to_string()))?;
-    limit(
-        idp,
-        format!("activate:cid:{}", secrets::hash_secret(cid.as_str())),
-        per_min.saturating_mul(2),
-        3600,
-        now,
-    )
-    .await?;
+    limit(idp, format!("activate:cid:{}", secrets::hash_secret(cid.as_str())), per_min.saturating_mul(2), 3600, now)
+        .await?;
     let hash = idp.activation_code_hash(&cid, code);
     let account = match store::login::code_account(&idp.db, &hash, now).await? {
         Some(id) => store::login::account(&idp.db, &id).await?,
@@ -145,16 +129,14 @@ pub async fn activation_start(
             .await?
             .map(|a| format!("account:{}", a.id))
             .unwrap_or_default();
-        idp.audit(
-            NewEntry::new(Event::ActivationFailed, "anonymous", subject).ip(ip),
-            now,
-        )
-        .await?;
+        idp.audit(NewEntry::new(Event::ActivationFailed, "anonymous", subject).ip(ip), now).await?;
         metrics::login("activation_refused");
         return Err(Error::Invalid(ACTIVATION_REFUSED.into()));
     };
     let person = store::registry::person(&idp.db, &cid)
         .await?
+        // The registry is the authority: a person recorded as deceased since issuance cannot activate.
+        .filter(|p| p.is_alive())
         .ok_or_else(|| Error::Invalid(ACTIVATION_REFUSED.into()))?;
     let existing = store::login::credentials_of(&idp.db, &account.id).await?;
     let exclude = existing
@@ -162,23 +144,11 @@ pub async fn activation_start(
         .filter_map(|c| serde_json::from_str::<Passkey>(&c.passkey).ok())
         .map(|p| p.cred_id().clone())
         .collect();
-    let handle =
-        Uuid::parse_str(&account.user_handle).map_err(|e| Error::internal(e.to_string()))?;
-    let (ccr, state) =
-        idp.passkeys
-            .start_registration(handle, cid.as_str(), &person.full_name(), exclude)?;
+    let handle = Uuid::parse_str(&account.user_handle).map_err(|e| Error::internal(e.to_string()))?;
+    let (ccr, state) = idp.passkeys.start_registration(handle, cid.as_str(), &person.full_name(), exclude)?;
     let id = secrets::random_token()?;
-    store::login::put_ceremony(
-        &idp.db,
-        &id,
-        "activate",
-        &state,
-        Some(&account.id),
-        &hash,
-        now,
-        now + CEREMONY_TTL,
-    )
-    .await?;
+    store::login::put_ceremony(&idp.db, &id, "activate", &state, Some(&account.id), &hash, now, now + CEREMONY_TTL)
+        .await?;
     Ok((id, ccr))
 }
 
@@ -194,44 +164,29 @@ pub async fn activation_finish(
     let Some((state, Some(account_id), code_hash)) =
         store::login::take_ceremony(&idp.db, ceremony, "activate", now).await?
     else {
-        return Err(Error::Invalid(
-            "this activation has expired; start again".into(),
-        ));
+        return Err(Error::Invalid("this activation has expired; start again".into()));
     };
     let passkey = idp.passkeys.finish_registration(credential, &state)?;
     let cred_id = credential_b64(passkey.cred_id());
     let pk_json = ceremony_json(&passkey)?;
     let name = clean_name(name, "Passkey");
-    let cred = store::login::NewCredential {
-        cred_id: &cred_id,
-        account_id: &account_id,
-        passkey: &pk_json,
-        name: &name,
-    };
+    let cred =
+        store::login::NewCredential { cred_id: &cred_id, account_id: &account_id, passkey: &pk_json, name: &name };
     if !store::login::activate(&idp.db, &code_hash, &account_id, &cred, now).await? {
         return Err(Error::Invalid(ACTIVATION_REFUSED.into()));
     }
-    let account = store::login::account(&idp.db, &account_id)
-        .await?
-        .ok_or_else(|| Error::internal("account vanished"))?;
+    let account =
+        store::login::account(&idp.db, &account_id).await?.ok_or_else(|| Error::internal("account vanished"))?;
     let subject = format!("account:{account_id}");
+    idp.audit(NewEntry::new(Event::AccountActivated, subject.clone(), subject.clone()).ip(ip), now).await?;
     idp.audit(
-        NewEntry::new(Event::AccountActivated, subject.clone(), subject.clone()).ip(ip),
-        now,
-    )
-    .await?;
-    idp.audit(
-        NewEntry::new(Event::PasskeyAdded, subject.clone(), subject.clone())
-            .ip(ip)
-            .detail(json!({"name": name})),
+        NewEntry::new(Event::PasskeyAdded, subject.clone(), subject.clone()).ip(ip).detail(json!({"name": name})),
         now,
     )
     .await?;
     let s = create_session(idp, &account, &passkey_amr(false), now).await?;
     idp.audit(
-        NewEntry::new(Event::LoginSucceeded, subject.clone(), subject)
-            .ip(ip)
-            .detail(json!({"method": "activation"})),
+        NewEntry::new(Event::LoginSucceeded, subject.clone(), subject).ip(ip).detail(json!({"method": "activation"})),
         now,
     )
     .await?;
@@ -250,19 +205,10 @@ pub async fn login_start(
     ip: &str,
     now: UnixTime,
 ) -> Result<(String, RequestChallengeResponse)> {
-    limit(
-        idp,
-        format!("login:ip:{ip}"),
-        idp.config.rate_limits.login_per_minute,
-        60,
-        now,
-    )
-    .await?;
+    limit(idp, format!("login:ip:{ip}"), idp.config.rate_limits.login_per_minute, 60, now).await?;
     if let Some(cid) = cid {
         let cid = Cid::parse(cid).map_err(|e| Error::Invalid(e.to_string()))?;
-        if let Some(acct) = store::login::account_by_cid(&idp.db, cid.as_str())
-            .await?
-            .filter(|a| a.status == "active")
+        if let Some(acct) = store::login::account_by_cid(&idp.db, cid.as_str()).await?.filter(|a| a.status == "active")
         {
             let passkeys: Vec<Passkey> = store::login::credentials_of(&idp.db, &acct.id)
                 .await?
@@ -289,17 +235,7 @@ pub async fn login_start(
     }
     let (rcr, state) = idp.passkeys.start_discoverable()?;
     let id = secrets::random_token()?;
-    store::login::put_ceremony(
-        &idp.db,
-        &id,
-        "login",
-        &state,
-        None,
-        "",
-        now,
-        now + CEREMONY_TTL,
-    )
-    .await?;
+    store::login::put_ceremony(&idp.db, &id, "login", &state, None, "", now, now + CEREMONY_TTL).await?;
     Ok((id, rcr))
 }
 
@@ -311,51 +247,34 @@ pub async fn login_finish(
     ip: &str,
     now: UnixTime,
 ) -> Result<NewSession> {
-    limit(
-        idp,
-        format!("login:ip:{ip}"),
-        idp.config.rate_limits.login_per_minute,
-        60,
-        now,
-    )
-    .await?;
+    limit(idp, format!("login:ip:{ip}"), idp.config.rate_limits.login_per_minute, 60, now).await?;
     let refused = || Error::Invalid("the passkey was not accepted".into());
-    let (state, account_id, kind) =
-        match store::login::take_ceremony(&idp.db, ceremony, "login", now).await? {
-            Some((s, a, _)) => (s, a, "login"),
-            None => match store::login::take_ceremony(&idp.db, ceremony, "login_cid", now).await? {
-                Some((s, a, _)) => (s, a, "login_cid"),
-                None => {
-                    return Err(Error::Invalid(
-                        "this sign-in has expired; start again".into(),
-                    ));
-                }
-            },
-        };
+    let (state, account_id, kind) = match store::login::take_ceremony(&idp.db, ceremony, "login", now).await? {
+        Some((s, a, _)) => (s, a, "login"),
+        None => match store::login::take_ceremony(&idp.db, ceremony, "login_cid", now).await? {
+            Some((s, a, _)) => (s, a, "login_cid"),
+            None => {
+                return Err(Error::Invalid("this sign-in has expired; start again".into()));
+            }
+        },
+    };
     let outcome = async {
         let account_id = &account_id;
         if kind == "login" {
             let (handle, cred_id) = idp.passkeys.identify(credential)?;
-            let row = store::login::credential(&idp.db, &credential_b64(&cred_id))
-                .await?
-                .ok_or_else(refused)?;
-            let account = store::login::account(&idp.db, &row.account_id)
-                .await?
-                .ok_or_else(refused)?;
+            let row = store::login::credential(&idp.db, &credential_b64(&cred_id)).await?.ok_or_else(refused)?;
+            let account = store::login::account(&idp.db, &row.account_id).await?.ok_or_else(refused)?;
             // webauthn-rs leaves it to us to check that the credential belongs to the user
             // handle the authenticator returned.
             if account.user_handle != handle.to_string() {
                 return Err(refused());
             }
-            let pk: Passkey =
-                serde_json::from_str(&row.passkey).map_err(|e| Error::internal(e.to_string()))?;
+            let pk: Passkey = serde_json::from_str(&row.passkey).map_err(|e| Error::internal(e.to_string()))?;
             let v = idp.passkeys.finish_discoverable(credential, &state, pk)?;
             Ok((account, v))
         } else {
             let account_id = account_id.clone().ok_or_else(refused)?;
-            let account = store::login::account(&idp.db, &account_id)
-                .await?
-                .ok_or_else(refused)?;
+            let account = store::login::account(&idp.db, &account_id).await?.ok_or_else(refused)?;
             let passkeys: Vec<Passkey> = store::login::credentials_of(&idp.db, &account.id)
                 .await?
                 .iter()
@@ -373,9 +292,7 @@ pub async fn login_finish(
                 NewEntry::new(
                     Event::LoginFailed,
                     "anonymous",
-                    account_id
-                        .map(|a| format!("account:{a}"))
-                        .unwrap_or_default(),
+                    account_id.map(|a| format!("account:{a}")).unwrap_or_default(),
                 )
                 .ip(ip),
                 now,
@@ -388,7 +305,11 @@ pub async fn login_finish(
             });
         }
     };
-    if account.status != "active" {
+    let alive = match Cid::parse(&account.cid) {
+        Ok(cid) => store::registry::person(&idp.db, &cid).await?.is_some_and(|p| p.is_alive()),
+        Err(_) => false,
+    };
+    if account.status != "active" || !alive {
         metrics::login("inactive");
         return Err(Error::Invalid("this digital ID is not active".into()));
     }
@@ -416,36 +337,21 @@ pub async fn add_passkey_start(
     s: &SessionRow,
     now: UnixTime,
 ) -> Result<(String, CreationChallengeResponse)> {
-    let account = store::login::account(&idp.db, &s.account_id)
-        .await?
-        .ok_or_else(|| Error::internal("account vanished"))?;
+    let account =
+        store::login::account(&idp.db, &s.account_id).await?.ok_or_else(|| Error::internal("account vanished"))?;
     let cid = Cid::parse(&account.cid).map_err(|e| Error::internal(e.to_string()))?;
-    let person = store::registry::person(&idp.db, &cid)
-        .await?
-        .ok_or_else(|| Error::internal("person vanished"))?;
+    let person = store::registry::person(&idp.db, &cid).await?.ok_or_else(|| Error::internal("person vanished"))?;
     let exclude = store::login::credentials_of(&idp.db, &account.id)
         .await?
         .iter()
         .filter_map(|c| serde_json::from_str::<Passkey>(&c.passkey).ok())
         .map(|p| p.cred_id().clone())
         .collect();
-    let handle =
-        Uuid::parse_str(&account.user_handle).map_err(|e| Error::internal(e.to_string()))?;
-    let (ccr, state) =
-        idp.passkeys
-            .start_registration(handle, cid.as_str(), &person.full_name(), exclude)?;
+    let handle = Uuid::parse_str(&account.user_handle).map_err(|e| Error::internal(e.to_string()))?;
+    let (ccr, state) = idp.passkeys.start_registration(handle, cid.as_str(), &person.full_name(), exclude)?;
     let id = secrets::random_token()?;
-    store::login::put_ceremony(
-        &idp.db,
-        &id,
-        "add_passkey",
-        &state,
-        Some(&account.id),
-        &s.sid,
-        now,
-        now + CEREMONY_TTL,
-    )
-    .await?;
+    store::login::put_ceremony(&idp.db, &id, "add_passkey", &state, Some(&account.id), &s.sid, now, now + CEREMONY_TTL)
+        .await?;
     Ok((id, ccr))
 }
 
@@ -462,14 +368,10 @@ pub async fn add_passkey_finish(
     let Some((state, Some(account_id), sid)) =
         store::login::take_ceremony(&idp.db, ceremony, "add_passkey", now).await?
     else {
-        return Err(Error::Invalid(
-            "this registration has expired; start again".into(),
-        ));
+        return Err(Error::Invalid("this registration has expired; start again".into()));
     };
     if account_id != s.account_id || sid != s.sid {
-        return Err(Error::Invalid(
-            "this registration belongs to another session".into(),
-        ));
+        return Err(Error::Invalid("this registration belongs to another session".into()));
     }
     let passkey = idp.passkeys.finish_registration(credential, &state)?;
     let cred_id = credential_b64(passkey.cred_id());
@@ -477,23 +379,13 @@ pub async fn add_passkey_finish(
     let name = clean_name(name, "Passkey");
     store::login::insert_credential(
         &idp.db,
-        &store::login::NewCredential {
-            cred_id: &cred_id,
-            account_id: &account_id,
-            passkey: &pk_json,
-            name: &name,
-        },
+        &store::login::NewCredential { cred_id: &cred_id, account_id: &account_id, passkey: &pk_json, name: &name },
         now,
     )
     .await?;
     let subject = format!("account:{account_id}");
-    idp.audit(
-        NewEntry::new(Event::PasskeyAdded, subject.clone(), subject)
-            .ip(ip)
-            .detail(json!({"name": name})),
-        now,
-    )
-    .await
+    idp.audit(NewEntry::new(Event::PasskeyAdded, subject.clone(), subject).ip(ip).detail(json!({"name": name})), now)
+        .await
 }
 
 /// Renames one of the citizen's passkeys.
@@ -510,49 +402,22 @@ pub async fn rename_passkey(
         return Err(Error::NotFound("passkey".into()));
     }
     let subject = format!("account:{}", s.account_id);
-    idp.audit(
-        NewEntry::new(Event::PasskeyRenamed, subject.clone(), subject)
-            .ip(ip)
-            .detail(json!({"name": name})),
-        now,
-    )
-    .await
+    idp.audit(NewEntry::new(Event::PasskeyRenamed, subject.clone(), subject).ip(ip).detail(json!({"name": name})), now)
+        .await
 }
 
 /// Removes one of the citizen's passkeys (never the last).
-pub async fn remove_passkey(
-    idp: &Idp,
-    s: &SessionRow,
-    cred_id: &str,
-    ip: &str,
-    now: UnixTime,
-) -> Result<()> {
+pub async fn remove_passkey(idp: &Idp, s: &SessionRow, cred_id: &str, ip: &str, now: UnixTime) -> Result<()> {
     store::login::delete_credential(&idp.db, &s.account_id, cred_id).await?;
     let subject = format!("account:{}", s.account_id);
-    idp.audit(
-        NewEntry::new(Event::PasskeyRemoved, subject.clone(), subject).ip(ip),
-        now,
-    )
-    .await
+    idp.audit(NewEntry::new(Event::PasskeyRemoved, subject.clone(), subject).ip(ip), now).await
 }
 
 /// Withdraws consent for a client; its refresh tokens stop working.
-pub async fn revoke_consent(
-    idp: &Idp,
-    s: &SessionRow,
-    client_id: &str,
-    ip: &str,
-    now: UnixTime,
-) -> Result<()> {
+pub async fn revoke_consent(idp: &Idp, s: &SessionRow, client_id: &str, ip: &str, now: UnixTime) -> Result<()> {
     if !store::login::revoke_consent(&idp.db, &s.account_id, client_id, now).await? {
         return Err(Error::NotFound("consent".into()));
     }
     let subject = format!("account:{}", s.account_id);
-    idp.audit(
-        NewEntry::new(Event::ConsentRevoked, subject.clone(), subject)
-            .client(client_id)
-            .ip(ip),
-        now,
-    )
-    .await
+    idp.audit(NewEntry::new(Event::ConsentRevoked, subject.clone(), subject).client(client_id).ip(ip), now).await
 }

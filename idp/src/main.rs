@@ -201,11 +201,8 @@ enum AuditCmd {
 }
 
 fn init_logging(format: &str) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("IDP_LOG").unwrap_or_else(|_| "info".into());
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IDP_LOG").unwrap_or_else(|_| "info".into());
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "pretty" {
         b.init();
     } else {
@@ -225,11 +222,7 @@ async fn main() -> ExitCode {
     };
     let _ = rustls::crypto::ring::default_provider().install_default();
     let is_serve = matches!(cli.command, None | Some(Command::Serve));
-    init_logging(if is_serve {
-        &config.log_format
-    } else {
-        "pretty"
-    });
+    init_logging(if is_serve { &config.log_format } else { "pretty" });
     match run(cli.command.unwrap_or(Command::Serve), config).await {
         Ok(code) => code,
         Err(e) => {
@@ -240,20 +233,14 @@ async fn main() -> ExitCode {
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).map_err(|e| Error::internal(e.to_string()))?
-    );
+    println!("{}", serde_json::to_string_pretty(v).map_err(|e| Error::internal(e.to_string()))?);
     Ok(())
 }
 
 fn time_str(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(|| t.to_string())
 }
 
@@ -305,35 +292,19 @@ async fn run(cmd: Command, config: Config) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Keys(KeysCmd::Rotate {
-            alg,
-            now: immediate,
-        }) => {
+        Command::Keys(KeysCmd::Rotate { alg, now: immediate }) => {
             let alg = SigningAlg::parse(&alg)?;
             let (kid, at) = idp.rotate_keys(alg, immediate, "operator", now).await?;
-            println!(
-                "new {alg} key {kid}: published now, signs from {}",
-                time_str(at)
-            );
+            println!("new {alg} key {kid}: published now, signs from {}", time_str(at));
             Ok(ExitCode::SUCCESS)
         }
         Command::Registry(RegistryCmd::Import { file, json }) => {
-            let f = std::fs::File::open(&file)
-                .map_err(|e| Error::Invalid(format!("{}: {e}", file.display())))?;
+            let f = std::fs::File::open(&file).map_err(|e| Error::Invalid(format!("{}: {e}", file.display())))?;
             let today = time::OffsetDateTime::now_utc().date();
             eprintln!("checking {} ...", file.display());
             let parsed = registry::parse_csv(std::io::BufReader::new(f), today, 1000);
             let mut progress = |n: u64| eprintln!("  {n} rows written ...");
-            match idp
-                .import_registry(
-                    parsed,
-                    &file.display().to_string(),
-                    "operator",
-                    now,
-                    &mut progress,
-                )
-                .await?
-            {
+            match idp.import_registry(parsed, &file.display().to_string(), "operator", now, &mut progress).await? {
                 Ok(stats) => {
                     if json {
                         print_json(&stats)?;
@@ -384,9 +355,7 @@ async fn run(cmd: Command, config: Config) -> Result<ExitCode, Error> {
                 Verdict::Intact { entries, head } => {
                     if !json {
                         println!("audit chain intact: {entries} entries; head {head}");
-                        println!(
-                            "record the head elsewhere: a later verify showing fewer entries means truncation"
-                        );
+                        println!("record the head elsewhere: a later verify showing fewer entries means truncation");
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -410,31 +379,21 @@ async fn client_cmd(idp: &idp::Idp, cmd: ClientCmd, now: i64) -> Result<ExitCode
         ClientCmd::Add(a) => {
             let jwks = match &a.jwks {
                 Some(p) => {
-                    let text = std::fs::read_to_string(p)
-                        .map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
-                    Some(
-                        serde_json::from_str(&text)
-                            .map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?,
-                    )
+                    let text =
+                        std::fs::read_to_string(p).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
+                    Some(serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?)
                 }
                 None => None,
             };
             let grants = a
                 .grants
                 .iter()
-                .map(|g| {
-                    GrantType::parse(g)
-                        .ok_or_else(|| Error::Invalid(format!("unknown grant {g:?}")))
-                })
+                .map(|g| GrantType::parse(g).ok_or_else(|| Error::Invalid(format!("unknown grant {g:?}"))))
                 .collect::<Result<Vec<_>, _>>()?;
             let metadata = ClientMetadata {
                 client_name: a.name,
                 token_endpoint_auth_method: AuthMethod::parse(&a.auth_method)?,
-                redirect_uris: a
-                    .redirect_uris
-                    .iter()
-                    .map(|u| RedirectUri::parse(u))
-                    .collect::<Result<_, _>>()?,
+                redirect_uris: a.redirect_uris.iter().map(|u| RedirectUri::parse(u)).collect::<Result<_, _>>()?,
                 post_logout_redirect_uris: a
                     .post_logout_redirect_uris
                     .iter()
@@ -452,9 +411,7 @@ async fn client_cmd(idp: &idp::Idp, cmd: ClientCmd, now: i64) -> Result<ExitCode
                 default_acr: a.acr,
                 resources: a.resources,
             };
-            let created = idp
-                .register_client(a.client_id.as_deref(), metadata, "operator", now)
-                .await?;
+            let created = idp.register_client(a.client_id.as_deref(), metadata, "operator", now).await?;
             if a.json {
                 print_json(&created)?;
             } else {
@@ -495,16 +452,12 @@ async fn client_cmd(idp: &idp::Idp, cmd: ClientCmd, now: i64) -> Result<ExitCode
             let c = store::clients::get(&idp.db, &client_id)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("client {client_id}")))?;
-            let mut v =
-                serde_json::to_value(&c.metadata).map_err(|e| Error::internal(e.to_string()))?;
+            let mut v = serde_json::to_value(&c.metadata).map_err(|e| Error::internal(e.to_string()))?;
             v["client_id"] = c.client_id.as_str().into();
             if json {
                 print_json(&v)?;
             } else {
-                println!(
-                    "{}",
-                    toml::to_string_pretty(&v).unwrap_or_else(|_| v.to_string())
-                );
+                println!("{}", toml::to_string_pretty(&v).unwrap_or_else(|_| v.to_string()));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -514,9 +467,7 @@ async fn client_cmd(idp: &idp::Idp, cmd: ClientCmd, now: i64) -> Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         ClientCmd::RotateSecret { client_id, json } => {
-            let secret = idp
-                .rotate_client_secret(&client_id, "operator", now)
-                .await?;
+            let secret = idp.rotate_client_secret(&client_id, "operator", now).await?;
             if json {
                 print_json(&serde_json::json!({"client_id": client_id, "client_secret": secret}))?;
             } else {

@@ -47,12 +47,7 @@ pub enum Step {
 }
 
 /// The redirect to the client carrying `params`, plus `iss` (RFC 9207).
-fn client_redirect(
-    idp: &Idp,
-    redirect_uri: &str,
-    params: &[(&str, &str)],
-    state: Option<&str>,
-) -> String {
+fn client_redirect(idp: &Idp, redirect_uri: &str, params: &[(&str, &str)], state: Option<&str>) -> String {
     let mut url = match url::Url::parse(redirect_uri) {
         Ok(u) => u,
         Err(_) => return redirect_uri.to_string(),
@@ -71,15 +66,7 @@ fn client_redirect(
 }
 
 fn error_redirect(idp: &Idp, redirect_uri: &str, state: Option<&str>, e: &OAuthError) -> String {
-    client_redirect(
-        idp,
-        redirect_uri,
-        &[
-            ("error", e.kind.as_str()),
-            ("error_description", &e.description),
-        ],
-        state,
-    )
+    client_redirect(idp, redirect_uri, &[("error", e.kind.as_str()), ("error_description", &e.description)], state)
 }
 
 /// Hash of the browser cookie, stored with a request so only that browser continues it.
@@ -103,34 +90,20 @@ pub async fn authorize(
     };
     let req = if let Some(uri) = params.get("request_uri") {
         let Some(id) = uri.strip_prefix(REQUEST_URI_PREFIX) else {
-            return Ok(Step::ErrorPage(
-                "request_uri is not one this server issued".into(),
-            ));
+            return Ok(Step::ErrorPage("request_uri is not one this server issued".into()));
         };
         match store::login::take_pushed(&idp.db, id, client_id, now).await? {
-            Some(p) => serde_json::from_str::<AuthRequest>(&p)
-                .map_err(|e| Error::internal(e.to_string()))?,
+            Some(p) => serde_json::from_str::<AuthRequest>(&p).map_err(|e| Error::internal(e.to_string()))?,
             None => {
-                return Ok(Step::ErrorPage(
-                    "request_uri is unknown, expired or already used".into(),
-                ));
+                return Ok(Step::ErrorPage("request_uri is unknown, expired or already used".into()));
             }
         }
     } else {
         match authorize::validate(&client, &params, false) {
             Ok(r) => r,
             Err(AuthorizeError::Page(msg)) => return Ok(Step::ErrorPage(msg)),
-            Err(AuthorizeError::Redirect {
-                redirect_uri,
-                state,
-                error,
-            }) => {
-                return Ok(Step::Redirect(error_redirect(
-                    idp,
-                    &redirect_uri,
-                    state.as_deref(),
-                    &error,
-                )));
+            Err(AuthorizeError::Redirect { redirect_uri, state, error }) => {
+                return Ok(Step::Redirect(error_redirect(idp, &redirect_uri, state.as_deref(), &error)));
             }
         }
     };
@@ -163,8 +136,7 @@ pub async fn load_request(
     if row.browser != browser_binding(browser) {
         return Ok(None);
     }
-    let req: AuthRequest =
-        serde_json::from_str(&row.params).map_err(|e| Error::internal(e.to_string()))?;
+    let req: AuthRequest = serde_json::from_str(&row.params).map_err(|e| Error::internal(e.to_string()))?;
     let Some(client) = idp.client(&row.client_id).await? else {
         return Ok(None);
     };
@@ -182,11 +154,7 @@ pub async fn continue_request(
     let Some((req, client)) = load_request(idp, id, browser, now).await? else {
         return Ok(Step::ErrorPage("expired".into()));
     };
-    let view = session.map(|s| SessionView {
-        sid: s.sid.clone(),
-        auth_time: s.auth_time,
-        acr: s.acr.clone(),
-    });
+    let view = session.map(|s| SessionView { sid: s.sid.clone(), auth_time: s.auth_time, acr: s.acr.clone() });
     let covers = match session {
         Some(s) => consent_covers(idp, &req, &client, &s.account_id).await?,
         None => false,
@@ -196,12 +164,7 @@ pub async fn continue_request(
         Next::Consent => Ok(Step::Consent(id.to_string())),
         Next::Fail(e) => {
             store::login::finish_request(&idp.db, id, now).await?;
-            Ok(Step::Redirect(error_redirect(
-                idp,
-                &req.redirect_uri,
-                req.state.as_deref(),
-                &e,
-            )))
+            Ok(Step::Redirect(error_redirect(idp, &req.redirect_uri, req.state.as_deref(), &e)))
         }
         Next::IssueCode => {
             let Some(s) = session else {
@@ -211,40 +174,22 @@ pub async fn continue_request(
                 return Ok(Step::ErrorPage("expired".into()));
             }
             let code = issue_code(idp, &req, &client, s, now).await?;
-            Ok(Step::Redirect(client_redirect(
-                idp,
-                &req.redirect_uri,
-                &[("code", &code)],
-                req.state.as_deref(),
-            )))
+            Ok(Step::Redirect(client_redirect(idp, &req.redirect_uri, &[("code", &code)], req.state.as_deref())))
         }
     }
 }
 
-async fn consent_covers(
-    idp: &Idp,
-    req: &AuthRequest,
-    client: &Client,
-    account_id: &str,
-) -> Result<bool> {
-    let Some(c) = store::login::consent(&idp.db, account_id, client.client_id.as_str()).await?
-    else {
+async fn consent_covers(idp: &Idp, req: &AuthRequest, client: &Client, account_id: &str) -> Result<bool> {
+    let Some(c) = store::login::consent(&idp.db, account_id, client.client_id.as_str()).await? else {
         return Ok(false);
     };
     let granted_scope = crate::domain::client::Scope::parse(&c.scope).unwrap_or_default();
     let granted_claims: BTreeSet<String> = serde_json::from_str(&c.claims).unwrap_or_default();
-    Ok(req.scope_set().is_subset(&granted_scope)
-        && claims::released(req, client).is_subset(&granted_claims))
+    Ok(req.scope_set().is_subset(&granted_scope) && claims::released(req, client).is_subset(&granted_claims))
 }
 
 /// Records that the browser's session `sid` authenticated for request `id`.
-pub async fn mark_login(
-    idp: &Idp,
-    id: &str,
-    browser: &str,
-    sid: &str,
-    now: UnixTime,
-) -> Result<bool> {
+pub async fn mark_login(idp: &Idp, id: &str, browser: &str, sid: &str, now: UnixTime) -> Result<bool> {
     let Some((mut req, _)) = load_request(idp, id, browser, now).await? else {
         return Ok(false);
     };
@@ -267,15 +212,12 @@ pub struct ConsentView {
     pub claims: BTreeSet<String>,
     /// UI locales of the request.
     pub ui_locales: Option<String>,
+    /// Where the consent form's answer will redirect.
+    pub redirect_uri: String,
 }
 
 /// The consent page's content for request `id`.
-pub async fn consent_view(
-    idp: &Idp,
-    id: &str,
-    browser: &str,
-    now: UnixTime,
-) -> Result<Option<ConsentView>> {
+pub async fn consent_view(idp: &Idp, id: &str, browser: &str, now: UnixTime) -> Result<Option<ConsentView>> {
     let Some((req, client)) = load_request(idp, id, browser, now).await? else {
         return Ok(None);
     };
@@ -283,6 +225,7 @@ pub async fn consent_view(
         client_name: client.metadata.client_name.clone(),
         claims: claims::released(&req, &client),
         ui_locales: req.ui_locales.clone(),
+        redirect_uri: req.redirect_uri.clone(),
     }))
 }
 
@@ -301,29 +244,23 @@ pub async fn consent_decision(
     if !allow {
         store::login::finish_request(&idp.db, id, now).await?;
         let e = OAuthError::new(OAuthErrorKind::AccessDenied, "the citizen declined");
-        return Ok(Step::Redirect(error_redirect(
-            idp,
-            &req.redirect_uri,
-            req.state.as_deref(),
-            &e,
-        )));
+        return Ok(Step::Redirect(error_redirect(idp, &req.redirect_uri, req.state.as_deref(), &e)));
     }
     let released = claims::released(&req, &client);
     let cid = client.client_id.as_str();
     // Widen an existing consent rather than replace it, so consenting to more for one
     // request does not silently narrow what another part of the service was granted.
-    let (mut scope, mut names) =
-        match store::login::consent(&idp.db, &session.account_id, cid).await? {
-            Some(c) => (
-                crate::domain::client::Scope::parse(&c.scope)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(str::to_string)
-                    .collect::<BTreeSet<_>>(),
-                serde_json::from_str::<BTreeSet<String>>(&c.claims).unwrap_or_default(),
-            ),
-            None => (BTreeSet::new(), BTreeSet::new()),
-        };
+    let (mut scope, mut names) = match store::login::consent(&idp.db, &session.account_id, cid).await? {
+        Some(c) => (
+            crate::domain::client::Scope::parse(&c.scope)
+                .unwrap_or_default()
+                .iter()
+                .map(str::to_string)
+                .collect::<BTreeSet<_>>(),
+            serde_json::from_str::<BTreeSet<String>>(&c.claims).unwrap_or_default(),
+        ),
+        None => (BTreeSet::new(), BTreeSet::new()),
+    };
     scope.extend(req.scope_set().iter().map(str::to_string));
     names.extend(released.iter().cloned());
     let scope_s = scope.into_iter().collect::<Vec<_>>().join(" ");
@@ -351,32 +288,18 @@ pub async fn consent_decision(
 }
 
 /// Creates the grant and its code (60 s, single use, bound to client, redirect URI and PKCE).
-async fn issue_code(
-    idp: &Idp,
-    req: &AuthRequest,
-    client: &Client,
-    s: &SessionRow,
-    now: UnixTime,
-) -> Result<String> {
+async fn issue_code(idp: &Idp, req: &AuthRequest, client: &Client, s: &SessionRow, now: UnixTime) -> Result<String> {
     let released = claims::released(req, client);
     let mut userinfo: BTreeSet<String> = BTreeSet::new();
     for sc in req.scope_set().iter() {
         userinfo.extend(claims::scope_claims(sc).iter().map(|c| c.to_string()));
     }
     userinfo.extend(req.claims_for("userinfo"));
-    userinfo.extend(
-        req.verified_claims_for("userinfo")
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| format!("verified:{c}")),
-    );
+    userinfo
+        .extend(req.verified_claims_for("userinfo").unwrap_or_default().into_iter().map(|c| format!("verified:{c}")));
     let mut id_token: BTreeSet<String> = req.claims_for("id_token").into_iter().collect();
-    id_token.extend(
-        req.verified_claims_for("id_token")
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| format!("verified:{c}")),
-    );
+    id_token
+        .extend(req.verified_claims_for("id_token").unwrap_or_default().into_iter().map(|c| format!("verified:{c}")));
     userinfo.retain(|c| released.contains(c));
     id_token.retain(|c| released.contains(c));
     let grant = store::login::GrantRow {
@@ -406,12 +329,7 @@ async fn issue_code(
 }
 
 /// `POST /par` (RFC 9126): validates the request now and returns a single-use `request_uri`.
-pub async fn par(
-    idp: &Idp,
-    client: &Authenticated,
-    form: &HashMap<String, String>,
-    now: UnixTime,
-) -> Result<Value> {
+pub async fn par(idp: &Idp, client: &Authenticated, form: &HashMap<String, String>, now: UnixTime) -> Result<Value> {
     let c = client.client();
     if form.contains_key("request_uri") {
         return Err(OAuthError::invalid_request("request_uri must not be pushed").into());
@@ -424,30 +342,15 @@ pub async fn par(
     let id = secrets::random_token()?;
     let json = serde_json::to_string(&req).map_err(|e| Error::internal(e.to_string()))?;
     let ttl = idp.config.tokens.par_ttl as i64;
-    store::login::insert_request(
-        &idp.db,
-        &id,
-        c.client_id.as_str(),
-        &json,
-        "",
-        true,
-        now,
-        now + ttl,
-    )
-    .await?;
+    store::login::insert_request(&idp.db, &id, c.client_id.as_str(), &json, "", true, now, now + ttl).await?;
     Ok(json!({"request_uri": format!("{REQUEST_URI_PREFIX}{id}"), "expires_in": ttl}))
 }
 
 fn pkce_ok(verifier: &str, challenge: &str) -> bool {
     // RFC 7636 4.1: 43-128 unreserved characters.
     let well_formed = (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-    let computed = B64.encode(ring::digest::digest(
-        &ring::digest::SHA256,
-        verifier.as_bytes(),
-    ));
+        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    let computed = B64.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()));
     well_formed && subtle::ConstantTimeEq::ct_eq(computed.as_bytes(), challenge.as_bytes()).into()
 }
 
@@ -461,16 +364,13 @@ pub async fn exchange_code(
 ) -> Result<Value> {
     let c = client.client();
     if !c.allows_grant(GrantType::AuthorizationCode) {
-        return Err(
-            OAuthError::unauthorized_client("this client may not use authorization_code").into(),
-        );
+        return Err(OAuthError::unauthorized_client("this client may not use authorization_code").into());
     }
     let get = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let code = get("code").ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-    let verifier = get("code_verifier")
-        .ok_or_else(|| OAuthError::invalid_request("code_verifier is required (PKCE)"))?;
-    let redirect_uri = get("redirect_uri")
-        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
+    let verifier =
+        get("code_verifier").ok_or_else(|| OAuthError::invalid_request("code_verifier is required (PKCE)"))?;
+    let redirect_uri = get("redirect_uri").ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
     let row = match store::login::redeem_code(&idp.db, &secrets::hash_secret(code), now).await? {
         store::login::Redeem::Fresh(r) => r,
         store::login::Redeem::Replayed(grant_id) => {
@@ -489,10 +389,7 @@ pub async fn exchange_code(
                 )
                 .await?;
             }
-            return Err(OAuthError::invalid_grant(
-                "the code was already used; the tokens it issued are revoked",
-            )
-            .into());
+            return Err(OAuthError::invalid_grant("the code was already used; the tokens it issued are revoked").into());
         }
         store::login::Redeem::Unknown => {
             return Err(OAuthError::invalid_grant("unknown code").into());
@@ -507,10 +404,7 @@ pub async fn exchange_code(
         return Err(OAuthError::invalid_grant("the code has expired").into());
     }
     if row.redirect_uri != redirect_uri {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the authorization request",
-        )
-        .into());
+        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request").into());
     }
     if !pkce_ok(verifier, &row.code_challenge) {
         return Err(OAuthError::invalid_grant("PKCE verification failed").into());
@@ -533,9 +427,7 @@ pub async fn refresh(
 ) -> Result<Value> {
     let c = client.client();
     if !c.allows_grant(GrantType::RefreshToken) {
-        return Err(
-            OAuthError::unauthorized_client("this client may not use refresh tokens").into(),
-        );
+        return Err(OAuthError::unauthorized_client("this client may not use refresh tokens").into());
     }
     let token = form
         .get("refresh_token")
@@ -561,10 +453,9 @@ pub async fn refresh(
                 )
                 .await?;
             }
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was already used; the whole family is revoked",
-            )
-            .into());
+            return Err(
+                OAuthError::invalid_grant("the refresh token was already used; the whole family is revoked").into()
+            );
         }
         store::login::Refresh::Unknown => {
             return Err(OAuthError::invalid_grant("unknown or expired refresh token").into());
@@ -572,16 +463,13 @@ pub async fn refresh(
     };
     if g.client_id != c.client_id.as_str() {
         store::login::revoke_grant(&idp.db, &g.id, now).await?;
-        return Err(
-            OAuthError::invalid_grant("the refresh token was issued to another client").into(),
-        );
+        return Err(OAuthError::invalid_grant("the refresh token was issued to another client").into());
     }
     if g.revoked_at.is_some() || g.expires_at <= now {
         return Err(OAuthError::invalid_grant("the grant was revoked or has expired").into());
     }
     if let Some(s) = form.get("scope").filter(|s| !s.is_empty()) {
-        let asked = crate::domain::client::Scope::parse(s)
-            .map_err(|_| OAuthError::invalid_scope("malformed scope"))?;
+        let asked = crate::domain::client::Scope::parse(s).map_err(|_| OAuthError::invalid_scope("malformed scope"))?;
         if !asked.is_subset(&crate::domain::client::Scope::parse(&g.scope).unwrap_or_default()) {
             return Err(OAuthError::invalid_scope("a refresh cannot widen the scope").into());
         }
@@ -614,11 +502,8 @@ async fn live_person(
 
 fn grant_claim_sets(g: &store::login::GrantRow) -> (BTreeSet<String>, BTreeSet<String>) {
     let v: Value = serde_json::from_str(&g.claims).unwrap_or_default();
-    let set = |k: &str| {
-        v.get(k)
-            .and_then(|a| serde_json::from_value::<BTreeSet<String>>(a.clone()).ok())
-            .unwrap_or_default()
-    };
+    let set =
+        |k: &str| v.get(k).and_then(|a| serde_json::from_value::<BTreeSet<String>>(a.clone()).ok()).unwrap_or_default();
     (set("userinfo"), set("id_token"))
 }
 
@@ -634,10 +519,7 @@ async fn mint_tokens(
         store::login::revoke_grant(&idp.db, &g.id, now).await?;
         return Err(OAuthError::invalid_grant("the digital ID is no longer active").into());
     };
-    let sector = c
-        .metadata
-        .sector()
-        .ok_or_else(|| Error::internal("client without sector"))?;
+    let sector = c.metadata.sector().ok_or_else(|| Error::internal("client without sector"))?;
     let sub = claims::pairwise_sub(&idp.pairwise_key, &sector, &acct.id);
     let amr: Vec<String> = serde_json::from_str(&g.amr).unwrap_or_default();
     let ttl = idp.config.tokens.access_token_ttl as i64;
@@ -646,11 +528,7 @@ async fn mint_tokens(
     let at_claims = AccessTokenClaims {
         iss: idp.issuer(),
         exp: now + ttl,
-        aud: if aud.len() == 1 {
-            Audience::One(aud.remove(0))
-        } else {
-            Audience::Many(aud)
-        },
+        aud: if aud.len() == 1 { Audience::One(aud.remove(0)) } else { Audience::Many(aud) },
         sub: sub.clone(),
         client_id: c.client_id.as_str().to_string(),
         iat: now,
@@ -662,9 +540,7 @@ async fn mint_tokens(
         grant_id: Some(g.id.clone()),
     };
     let keys = idp.keyring.signing_key_for(SigningAlg::ES256, now).await?;
-    let at_key = keys
-        .signing_key(SigningAlg::ES256, now)
-        .ok_or_else(|| Error::internal("no ES256 key"))?;
+    let at_key = keys.signing_key(SigningAlg::ES256, now).ok_or_else(|| Error::internal("no ES256 key"))?;
     let access_token = at_key.sign_jwt("at+jwt", &at_claims)?;
 
     let (_, id_names) = grant_claim_sets(g);
@@ -690,9 +566,7 @@ async fn mint_tokens(
     }
     let alg = c.metadata.id_token_signed_response_alg;
     let keys = idp.keyring.signing_key_for(alg, now).await?;
-    let id_key = keys
-        .signing_key(alg, now)
-        .ok_or_else(|| Error::internal("no ID token key"))?;
+    let id_key = keys.signing_key(alg, now).ok_or_else(|| Error::internal("no ID token key"))?;
     let id_token = id_key.sign_jwt("JWT", &id)?;
 
     let mut resp = json!({
@@ -713,23 +587,15 @@ async fn mint_tokens(
 
 /// Checks a bearer access token for a user-facing endpoint: signature, expiry, revocation of
 /// the token and of its grant.
-pub async fn verify_bearer(
-    idp: &Idp,
-    token: &str,
-    now: UnixTime,
-) -> Result<AccessTokenClaims, OAuthError> {
+pub async fn verify_bearer(idp: &Idp, token: &str, now: UnixTime) -> Result<AccessTokenClaims, OAuthError> {
     let bad = || OAuthError::invalid_token("the access token is invalid, expired or revoked");
     let claims = crate::http::token::verify_access_token(idp, token).ok_or_else(bad)?;
     if claims.exp <= now {
         return Err(bad());
     }
-    let revoked = store::tokens::is_revoked(&idp.db, &claims.jti)
-        .await
-        .map_err(|_| bad())?;
+    let revoked = store::tokens::is_revoked(&idp.db, &claims.jti).await.map_err(|_| bad())?;
     let grant_ok = match &claims.grant_id {
-        Some(g) => store::login::grant_active(&idp.db, g, now)
-            .await
-            .map_err(|_| bad())?,
+        Some(g) => store::login::grant_active(&idp.db, g, now).await.map_err(|_| bad())?,
         None => true,
     };
     if revoked || !grant_ok {
@@ -742,19 +608,10 @@ pub async fn verify_bearer(
 pub async fn userinfo(idp: &Idp, token: &str, now: UnixTime) -> Result<Value> {
     let at = verify_bearer(idp, token, now).await?;
     if !at.aud.contains(&idp.issuer()) || !at.scope.split(' ').any(|s| s == "openid") {
-        return Err(OAuthError::new(
-            OAuthErrorKind::InsufficientScope,
-            "this token is not for userinfo",
-        )
-        .into());
+        return Err(OAuthError::new(OAuthErrorKind::InsufficientScope, "this token is not for userinfo").into());
     }
-    let grant_id = at
-        .grant_id
-        .as_deref()
-        .ok_or_else(|| OAuthError::invalid_token("not a citizen's token"))?;
-    let g = store::login::grant(&idp.db, grant_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_token("unknown grant"))?;
+    let grant_id = at.grant_id.as_deref().ok_or_else(|| OAuthError::invalid_token("not a citizen's token"))?;
+    let g = store::login::grant(&idp.db, grant_id).await?.ok_or_else(|| OAuthError::invalid_token("unknown grant"))?;
     let Some((acct, person)) = live_person(idp, &g.account_id).await? else {
         return Err(OAuthError::invalid_token("the digital ID is no longer active").into());
     };
@@ -765,15 +622,8 @@ pub async fn userinfo(idp: &Idp, token: &str, now: UnixTime) -> Result<Value> {
 }
 
 /// Introspection of an opaque refresh token, for its own client only.
-pub async fn introspect_refresh(
-    idp: &Idp,
-    caller: &Client,
-    token: &str,
-    now: UnixTime,
-) -> Result<Option<Value>> {
-    let Some((g, exp)) =
-        store::login::refresh_grant(&idp.db, &secrets::hash_secret(token), now).await?
-    else {
+pub async fn introspect_refresh(idp: &Idp, caller: &Client, token: &str, now: UnixTime) -> Result<Option<Value>> {
+    let Some((g, exp)) = store::login::refresh_grant(&idp.db, &secrets::hash_secret(token), now).await? else {
         return Ok(None);
     };
     if g.client_id != caller.client_id.as_str() || g.revoked_at.is_some() || g.expires_at <= now {
@@ -792,12 +642,7 @@ pub async fn introspect_refresh(
 }
 
 /// Revocation of a refresh token by its client: the whole grant goes.
-pub async fn revoke_refresh(
-    idp: &Idp,
-    caller: &Client,
-    token: &str,
-    now: UnixTime,
-) -> Result<bool> {
+pub async fn revoke_refresh(idp: &Idp, caller: &Client, token: &str, now: UnixTime) -> Result<bool> {
     let hash = secrets::hash_secret(token);
     let Some((g, _)) = store::login::refresh_grant(&idp.db, &hash, now).await? else {
         return Ok(false);
@@ -824,18 +669,13 @@ pub struct LogoutRequest {
 }
 
 /// Validates `/logout` parameters (OIDC RP-Initiated Logout 1.0, 2 and 3).
-pub async fn logout_request(
-    idp: &Idp,
-    params: &HashMap<String, String>,
-) -> Result<Result<LogoutRequest, String>> {
+pub async fn logout_request(idp: &Idp, params: &HashMap<String, String>) -> Result<Result<LogoutRequest, String>> {
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let mut client_id = get("client_id").map(str::to_string);
     let mut hinted_sid = None;
     if let Some(hint) = get("id_token_hint") {
         let Some((aud, sid)) = verify_own_id_token(idp, hint) else {
-            return Ok(Err(
-                "id_token_hint is not an ID token this server issued".into()
-            ));
+            return Ok(Err("id_token_hint is not an ID token this server issued".into()));
         };
         if client_id.as_deref().is_some_and(|c| c != aud) {
             return Ok(Err("client_id does not match id_token_hint".into()));
@@ -851,22 +691,13 @@ pub async fn logout_request(
     };
     if let Some(uri) = get("post_logout_redirect_uri") {
         let Some(cid) = client_id else {
-            return Ok(Err(
-                "post_logout_redirect_uri needs id_token_hint or client_id".into(),
-            ));
+            return Ok(Err("post_logout_redirect_uri needs id_token_hint or client_id".into()));
         };
         let Some(client) = idp.client(&cid).await? else {
             return Ok(Err("unknown client".into()));
         };
-        if !client
-            .metadata
-            .post_logout_redirect_uris
-            .iter()
-            .any(|r| r.as_str() == uri)
-        {
-            return Ok(Err(
-                "post_logout_redirect_uri is not registered for this client".into(),
-            ));
+        if !client.metadata.post_logout_redirect_uris.iter().any(|r| r.as_str() == uri) {
+            return Ok(Err("post_logout_redirect_uri is not registered for this client".into()));
         }
         req.post_logout_redirect_uri = Some(uri.to_string());
     }
@@ -889,14 +720,9 @@ fn verify_own_id_token(idp: &Idp, token: &str) -> Option<(String, Option<String>
     v.validate_exp = false;
     v.validate_aud = false;
     v.set_issuer(&[idp.issuer()]);
-    let c = jsonwebtoken::decode::<Value>(token, key.decoding_key(), &v)
-        .ok()?
-        .claims;
+    let c = jsonwebtoken::decode::<Value>(token, key.decoding_key(), &v).ok()?.claims;
     let aud = c.get("aud")?.as_str()?.to_string();
-    Some((
-        aud,
-        c.get("sid").and_then(|s| s.as_str()).map(str::to_string),
-    ))
+    Some((aud, c.get("sid").and_then(|s| s.as_str()).map(str::to_string)))
 }
 
 /// The redirect after logout, if any.
@@ -912,12 +738,7 @@ pub fn after_logout(idp: &Idp, req: &LogoutRequest) -> Option<String> {
 
 /// Ends the session: revokes its grants (except offline_access ones) and notifies every client
 /// that registered a back-channel logout URI (in the background; failures are logged).
-pub async fn end_session(
-    idp: &std::sync::Arc<Idp>,
-    s: &SessionRow,
-    ip: &str,
-    now: UnixTime,
-) -> Result<()> {
+pub async fn end_session(idp: &std::sync::Arc<Idp>, s: &SessionRow, ip: &str, now: UnixTime) -> Result<()> {
     store::login::end_session(&idp.db, &s.sid, now).await?;
     let grants = store::login::grants_of_session(&idp.db, &s.sid).await?;
     let mut notified = BTreeSet::new();
@@ -936,19 +757,11 @@ pub async fn end_session(
         let Some(uri) = client.metadata.backchannel_logout_uri.clone() else {
             continue;
         };
-        let sub = claims::pairwise_sub(
-            &idp.pairwise_key,
-            &client.metadata.sector().unwrap_or_default(),
-            &account_id,
-        );
+        let sub = claims::pairwise_sub(&idp.pairwise_key, &client.metadata.sector().unwrap_or_default(), &account_id);
         let token = logout_token(idp, &client, &sub, &s.sid, now).await?;
         let http = idp.http.clone();
         tokio::spawn(async move {
-            let r = http
-                .post(uri.as_str())
-                .form(&[("logout_token", token)])
-                .send()
-                .await;
+            let r = http.post(uri.as_str()).form(&[("logout_token", token)]).send().await;
             match r {
                 Ok(resp) if resp.status().is_success() => metrics::backchannel("ok"),
                 Ok(resp) => {
@@ -975,13 +788,7 @@ pub async fn end_session(
 }
 
 /// A logout token (OIDC Back-Channel Logout 1.0, 2.4).
-async fn logout_token(
-    idp: &Idp,
-    client: &Client,
-    sub: &str,
-    sid: &str,
-    now: UnixTime,
-) -> Result<String> {
+async fn logout_token(idp: &Idp, client: &Client, sub: &str, sid: &str, now: UnixTime) -> Result<String> {
     let claims = json!({
         "iss": idp.issuer(),
         "aud": client.client_id.as_str(),
@@ -994,9 +801,7 @@ async fn logout_token(
     });
     let alg = client.metadata.id_token_signed_response_alg;
     let keys = idp.keyring.signing_key_for(alg, now).await?;
-    let key = keys
-        .signing_key(alg, now)
-        .ok_or_else(|| Error::internal("no logout token key"))?;
+    let key = keys.signing_key(alg, now).ok_or_else(|| Error::internal("no logout token key"))?;
     key.sign_jwt("logout+jwt", &claims)
 }
 
@@ -1006,17 +811,8 @@ mod tests {
 
     #[test]
     fn pkce_s256_matches_rfc7636_appendix_b() {
-        assert!(pkce_ok(
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        ));
-        assert!(!pkce_ok(
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        ));
-        assert!(!pkce_ok(
-            "short",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        ));
+        assert!(pkce_ok("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+        assert!(!pkce_ok("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+        assert!(!pkce_ok("short", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
     }
 }

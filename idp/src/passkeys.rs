@@ -5,9 +5,9 @@
 //! credential so the citizen can log in without typing the CID.
 
 use webauthn_rs::prelude::{
-    CreationChallengeResponse, CredentialID, DiscoverableAuthentication, Passkey,
-    PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse, Url, Uuid, Webauthn, WebauthnBuilder,
+    CreationChallengeResponse, CredentialID, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, Uuid,
+    Webauthn, WebauthnBuilder,
 };
 use webauthn_rs_proto::ResidentKeyRequirement;
 
@@ -37,9 +37,7 @@ fn wa_err(e: impl std::fmt::Display) -> Error {
 impl Passkeys {
     /// The RP id is the issuer's host; the only accepted origin is the issuer's origin.
     pub fn new(issuer: &Url) -> Result<Self> {
-        let host = issuer
-            .host_str()
-            .ok_or_else(|| Error::Config("issuer has no host".into()))?;
+        let host = issuer.host_str().ok_or_else(|| Error::Config("issuer has no host".into()))?;
         let origin = Url::parse(&issuer.origin().ascii_serialization())
             .map_err(|e| Error::Config(format!("issuer origin: {e}")))?;
         let webauthn = WebauthnBuilder::new(host, &origin)
@@ -58,51 +56,30 @@ impl Passkeys {
         display: &str,
         existing: Vec<CredentialID>,
     ) -> Result<(CreationChallengeResponse, String)> {
-        let (mut ccr, state) = self
-            .webauthn
-            .start_passkey_registration(user, name, display, Some(existing))
-            .map_err(wa_err)?;
+        let (mut ccr, state) =
+            self.webauthn.start_passkey_registration(user, name, display, Some(existing)).map_err(wa_err)?;
         if let Some(sel) = ccr.public_key.authenticator_selection.as_mut() {
             sel.resident_key = Some(ResidentKeyRequirement::Required);
             sel.require_resident_key = true;
         }
-        Ok((
-            ccr,
-            serde_json::to_string(&state).map_err(|e| Error::internal(e.to_string()))?,
-        ))
+        Ok((ccr, serde_json::to_string(&state).map_err(|e| Error::internal(e.to_string()))?))
     }
 
     /// Verifies the browser's attestation against the stored state.
-    pub fn finish_registration(
-        &self,
-        response: &RegisterPublicKeyCredential,
-        state: &str,
-    ) -> Result<Passkey> {
-        let state: PasskeyRegistration =
-            serde_json::from_str(state).map_err(|e| Error::internal(e.to_string()))?;
-        self.webauthn
-            .finish_passkey_registration(response, &state)
-            .map_err(wa_err)
+    pub fn finish_registration(&self, response: &RegisterPublicKeyCredential, state: &str) -> Result<Passkey> {
+        let state: PasskeyRegistration = serde_json::from_str(state).map_err(|e| Error::internal(e.to_string()))?;
+        self.webauthn.finish_passkey_registration(response, &state).map_err(wa_err)
     }
 
     /// Starts a login where the authenticator offers the citizen's discoverable credential.
     pub fn start_discoverable(&self) -> Result<(RequestChallengeResponse, String)> {
-        let (rcr, state) = self
-            .webauthn
-            .start_discoverable_authentication()
-            .map_err(wa_err)?;
-        Ok((
-            rcr,
-            serde_json::to_string(&state).map_err(|e| Error::internal(e.to_string()))?,
-        ))
+        let (rcr, state) = self.webauthn.start_discoverable_authentication().map_err(wa_err)?;
+        Ok((rcr, serde_json::to_string(&state).map_err(|e| Error::internal(e.to_string()))?))
     }
 
     /// Reads which user and credential an assertion claims to be (not yet verified).
     pub fn identify(&self, response: &PublicKeyCredential) -> Result<(Uuid, CredentialID)> {
-        let (u, c) = self
-            .webauthn
-            .identify_discoverable_authentication(response)
-            .map_err(wa_err)?;
+        let (u, c) = self.webauthn.identify_discoverable_authentication(response).map_err(wa_err)?;
         Ok((u, c.to_vec()))
     }
 
@@ -115,10 +92,7 @@ impl Passkeys {
     ) -> Result<Verified> {
         let state: DiscoverableAuthentication =
             serde_json::from_str(state).map_err(|e| Error::internal(e.to_string()))?;
-        let res = self
-            .webauthn
-            .finish_discoverable_authentication_v2(response, state, &passkey)
-            .map_err(wa_err)?;
+        let res = self.webauthn.finish_discoverable_authentication_v2(response, state, &passkey).map_err(wa_err)?;
         if !res.user_verified() {
             return Err(Error::Invalid("user verification is required".into()));
         }
@@ -132,44 +106,22 @@ impl Passkeys {
 
     /// Starts a CID-first login limited to `passkeys`.
     pub fn start_for(&self, passkeys: &[Passkey]) -> Result<(RequestChallengeResponse, String)> {
-        let (rcr, state) = self
-            .webauthn
-            .start_passkey_authentication(passkeys)
-            .map_err(wa_err)?;
-        Ok((
-            rcr,
-            serde_json::to_string(&state).map_err(|e| Error::internal(e.to_string()))?,
-        ))
+        let (rcr, state) = self.webauthn.start_passkey_authentication(passkeys).map_err(wa_err)?;
+        Ok((rcr, serde_json::to_string(&state).map_err(|e| Error::internal(e.to_string()))?))
     }
 
     /// Verifies a CID-first assertion; returns the credential used.
-    pub fn finish_for(
-        &self,
-        response: &PublicKeyCredential,
-        state: &str,
-        passkeys: &[Passkey],
-    ) -> Result<Verified> {
-        let state: PasskeyAuthentication =
-            serde_json::from_str(state).map_err(|e| Error::internal(e.to_string()))?;
-        let res = self
-            .webauthn
-            .finish_passkey_authentication(response, &state)
-            .map_err(wa_err)?;
+    pub fn finish_for(&self, response: &PublicKeyCredential, state: &str, passkeys: &[Passkey]) -> Result<Verified> {
+        let state: PasskeyAuthentication = serde_json::from_str(state).map_err(|e| Error::internal(e.to_string()))?;
+        let res = self.webauthn.finish_passkey_authentication(response, &state).map_err(wa_err)?;
         if !res.user_verified() {
             return Err(Error::Invalid("user verification is required".into()));
         }
-        let updated = passkeys
-            .iter()
-            .find(|p| p.cred_id() == res.cred_id())
-            .and_then(|p| {
-                let mut p = p.clone();
-                (p.update_credential(&res) == Some(true)).then_some(p)
-            });
-        Ok(Verified {
-            cred_id: res.cred_id().clone(),
-            backup_eligible: res.backup_eligible(),
-            updated,
-        })
+        let updated = passkeys.iter().find(|p| p.cred_id() == res.cred_id()).and_then(|p| {
+            let mut p = p.clone();
+            (p.update_credential(&res) == Some(true)).then_some(p)
+        });
+        Ok(Verified { cred_id: res.cred_id().clone(), backup_eligible: res.backup_eligible(), updated })
     }
 }
 

@@ -40,38 +40,27 @@ impl Running {
 
 /// Starts serving `state` on `listener` in the background.
 pub fn spawn(state: AppState, listener: TcpListener) -> Result<Running> {
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Config(format!("listener: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| Error::Config(format!("listener: {e}")))?;
     let (tx, rx) = watch::channel(false);
     state.spawn_upkeep(rx.clone());
     let app = crate::http::app(state.clone());
     let mut rx2 = rx;
     let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx2.wait_for(|stop| *stop).await;
-        })
-        .await
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = rx2.wait_for(|stop| *stop).await;
+            })
+            .await
     });
-    Ok(Running {
-        addr,
-        state,
-        shutdown: tx,
-        task,
-    })
+    Ok(Running { addr, state, shutdown: tx, task })
 }
 
 /// `idp serve`: binds the configured address and serves until a termination signal.
 pub async fn serve(config: Config) -> Result<()> {
     let listen = config.listen;
     let state = build(config).await?;
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::Config(format!("cannot listen on {listen}: {e}")))?;
+    let listener =
+        TcpListener::bind(listen).await.map_err(|e| Error::Config(format!("cannot listen on {listen}: {e}")))?;
     let running = spawn(state, listener)?;
     tracing::info!(addr = %running.addr, issuer = %running.state.issuer(), backend = ?running.state.db.backend(), "ready");
     shutdown_signal().await;

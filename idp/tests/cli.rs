@@ -21,16 +21,15 @@ fn idp(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-const HEADER: &str = "cid,given_name,middle_name,family_name,date_of_birth,sex,dzongkhag,gewog,village,household_number,status\n";
+const HEADER: &str =
+    "cid,given_name,middle_name,family_name,date_of_birth,sex,dzongkhag,gewog,village,household_number,status\n";
 
 #[test]
 fn help_lists_the_commands() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, _) = idp(dir.path(), &["--help"]);
     assert_eq!(code, 0);
-    for c in [
-        "serve", "migrate", "client", "keys", "registry", "citizen", "audit",
-    ] {
+    for c in ["serve", "migrate", "client", "keys", "registry", "citizen", "audit"] {
         assert!(out.contains(c), "{c} missing from help:\n{out}");
     }
 }
@@ -64,59 +63,26 @@ fn clients_are_added_listed_shown_and_removed() {
     assert_eq!(code, 0);
     let list: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(list[0]["client_id"], id.as_str());
-    assert!(
-        list[0].get("client_secret").is_none(),
-        "secrets are never listed"
-    );
+    assert!(list[0].get("client_secret").is_none(), "secrets are never listed");
     assert!(!out.contains(v["client_secret"].as_str().unwrap()));
 
     let (code, out, _) = idp(d, &["client", "show", &id, "--json"]);
     assert_eq!(code, 0);
-    assert_eq!(
-        serde_json::from_str::<Value>(&out).unwrap()["redirect_uris"][0],
-        "https://epis.gov.bt/cb"
-    );
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["redirect_uris"][0], "https://epis.gov.bt/cb");
 
     // Bad registrations are refused with a reason and store nothing.
     let (code, _, err) = idp(
         d,
-        &[
-            "client",
-            "add",
-            "--name",
-            "x",
-            "--grant",
-            "authorization_code",
-            "--redirect-uri",
-            "http://evil.example/cb",
-        ],
+        &["client", "add", "--name", "x", "--grant", "authorization_code", "--redirect-uri", "http://evil.example/cb"],
     );
     assert_ne!(code, 0);
     assert!(err.contains("https"), "{err}");
-    let (code, _, err) = idp(
-        d,
-        &[
-            "client",
-            "add",
-            "--name",
-            "x",
-            "--grant",
-            "client_credentials",
-            "--auth-method",
-            "none",
-        ],
-    );
+    let (code, _, err) =
+        idp(d, &["client", "add", "--name", "x", "--grant", "client_credentials", "--auth-method", "none"]);
     assert_ne!(code, 0);
     assert!(err.contains("public client"), "{err}");
     let (_, out, _) = idp(d, &["client", "list", "--json"]);
-    assert_eq!(
-        serde_json::from_str::<Value>(&out)
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap().as_array().unwrap().len(), 1);
 
     let (code, _, _) = idp(d, &["client", "remove", &id]);
     assert_eq!(code, 0);
@@ -148,28 +114,16 @@ fn registry_import_is_all_or_nothing_and_idempotent_then_citizens_are_issued() {
     let (code, out, err) = idp(d, &["registry", "import", "good.csv", "--json"]);
     assert_eq!(code, 0, "{err}");
     let s: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(
-        (s["rows"].as_u64(), s["written"].as_u64()),
-        (Some(2), Some(2))
-    );
+    assert_eq!((s["rows"].as_u64(), s["written"].as_u64()), (Some(2), Some(2)));
     let (_, out, _) = idp(d, &["registry", "import", "good.csv", "--json"]);
     let s: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(
-        (s["written"].as_u64(), s["unchanged"].as_u64()),
-        (Some(0), Some(2)),
-        "re-import changes nothing"
-    );
+    assert_eq!((s["written"].as_u64(), s["unchanged"].as_u64()), (Some(0), Some(2)), "re-import changes nothing");
 
     let (code, out, err) = idp(d, &["citizen", "issue", "10101001234", "--json"]);
     assert_eq!(code, 0, "{err}");
     let issued: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(issued["activation_code"].as_str().unwrap().len(), 19);
-    assert!(
-        issued["activation_url"]
-            .as_str()
-            .unwrap()
-            .ends_with("/activate")
-    );
+    assert!(issued["activation_url"].as_str().unwrap().ends_with("/activate"));
     let (code, _, err) = idp(d, &["citizen", "issue", "11512000123"]);
     assert_ne!(code, 0);
     assert!(err.contains("deceased"), "{err}");
@@ -183,19 +137,8 @@ async fn audit_verify_detects_edits_and_deletions() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for name in ["a", "b", "c"] {
-        let (code, _, err) = idp(
-            d,
-            &[
-                "client",
-                "add",
-                "--name",
-                name,
-                "--grant",
-                "client_credentials",
-                "--scope",
-                "x",
-            ],
-        );
+        let (code, _, err) =
+            idp(d, &["client", "add", "--name", name, "--grant", "client_credentials", "--scope", "x"]);
         assert_eq!(code, 0, "{err}");
     }
     let (code, out, _) = idp(d, &["audit", "verify", "--json"]);
@@ -204,19 +147,13 @@ async fn audit_verify_detects_edits_and_deletions() {
 
     let url = format!("sqlite://{}", d.join("data/idp.db").display());
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query("UPDATE audit_log SET subject = 'client:someone-else' WHERE seq = 2")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query("UPDATE audit_log SET subject = 'client:someone-else' WHERE seq = 2").execute(&pool).await.unwrap();
     let (code, out, _) = idp(d, &["audit", "verify"]);
     assert_eq!(code, 4, "{out}");
     assert!(out.contains("entry 2") && out.contains("edited"), "{out}");
 
     // Undo the edit is impossible without the original; instead delete the middle entry.
-    sqlx::query("DELETE FROM audit_log WHERE seq = 2")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq = 2").execute(&pool).await.unwrap();
     let (code, out, _) = idp(d, &["audit", "verify"]);
     assert_eq!(code, 4, "{out}");
     assert!(out.contains("deleted"), "{out}");
@@ -237,10 +174,7 @@ fn keys_rotate_publishes_ahead_and_lists_the_schedule() {
     let keys: Value = serde_json::from_str(&out).unwrap();
     let keys = keys.as_array().unwrap();
     assert_eq!(keys.len(), 2);
-    assert!(
-        keys.iter().any(|k| k["retires_at"].is_i64()),
-        "the old key is scheduled to retire"
-    );
+    assert!(keys.iter().any(|k| k["retires_at"].is_i64()), "the old key is scheduled to retire");
     let (code, _, err) = idp(d, &["keys", "rotate", "--alg", "HS256"]);
     assert_ne!(code, 0);
     assert!(err.contains("unsupported"), "{err}");
@@ -249,11 +183,7 @@ fn keys_rotate_publishes_ahead_and_lists_the_schedule() {
 #[test]
 fn a_bad_configuration_is_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("idp.toml"),
-        "issuer = \"http://id.gov.bt\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("idp.toml"), "issuer = \"http://id.gov.bt\"\n").unwrap();
     let (code, _, err) = idp(dir.path(), &["migrate"]);
     assert_eq!(code, 2);
     assert!(err.contains("https"), "{err}");

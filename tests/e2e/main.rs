@@ -5,6 +5,12 @@
 mod support;
 
 mod agency_api;
+mod attacks;
 mod authenticator;
 mod citizen;
+mod cluster;
+mod flows;
 mod rp;
+
+#[path = "../browser/mod.rs"]
+mod browser;

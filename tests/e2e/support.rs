@@ -33,46 +33,26 @@ pub async fn fresh_db(backend: Backend) -> Option<TestDb> {
     match backend {
         Backend::Sqlite => {
             let url = format!("sqlite://{}?mode=rwc", dir.path().join("idp.db").display());
-            Some(TestDb {
-                url,
-                _dir: Some(dir),
-                data_dir,
-            })
+            Some(TestDb { url, _dir: Some(dir), data_dir })
         }
         Backend::Postgres => {
             let Ok(base) = std::env::var("TEST_POSTGRES_URL") else {
                 if std::env::var("IDP_REQUIRE_ALL_SUITES").as_deref() == Ok("1") {
-                    panic!(
-                        "TEST_POSTGRES_URL is not set but IDP_REQUIRE_ALL_SUITES=1: the PostgreSQL suite must run"
-                    );
+                    panic!("TEST_POSTGRES_URL is not set but IDP_REQUIRE_ALL_SUITES=1: the PostgreSQL suite must run");
                 }
-                eprintln!(
-                    "SKIPPED: PostgreSQL suite (set TEST_POSTGRES_URL=postgres://... to run it)"
-                );
+                eprintln!("SKIPPED: PostgreSQL suite (set TEST_POSTGRES_URL=postgres://... to run it)");
                 return None;
             };
             let name = format!(
                 "idp_test_{}",
-                idp::domain::secrets::random_id()
-                    .unwrap()
-                    .to_lowercase()
-                    .replace(['-', '_'], "")
+                idp::domain::secrets::random_id().unwrap().to_lowercase().replace(['-', '_'], "")
             );
-            let admin = sqlx::PgPool::connect(&base)
-                .await
-                .expect("TEST_POSTGRES_URL must be reachable");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&admin)
-                .await
-                .unwrap();
+            let admin = sqlx::PgPool::connect(&base).await.expect("TEST_POSTGRES_URL must be reachable");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
             admin.close().await;
             let mut u = url::Url::parse(&base).unwrap();
             u.set_path(&format!("/{name}"));
-            Some(TestDb {
-                url: u.to_string(),
-                _dir: Some(dir),
-                data_dir,
-            })
+            Some(TestDb { url: u.to_string(), _dir: Some(dir), data_dir })
         }
     }
 }
@@ -137,20 +117,13 @@ pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> O
     adjust(&mut cfg);
     let state = server::build(cfg).await.unwrap();
     let running = server::spawn(state, listener).unwrap();
-    Some(TestIdp {
-        running: Some(running),
-        base: format!("http://localhost:{port}"),
-        db,
-    })
+    Some(TestIdp { running: Some(running), base: format!("http://localhost:{port}"), db })
 }
 
 /// A plain HTTP client that never follows redirects.
 pub fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// Registration for an agency API client using client_credentials with a secret.
@@ -176,11 +149,7 @@ pub fn api_client(name: &str, scope: &str) -> ClientMetadata {
 
 /// Registers a client directly (as `idp client add` does) and returns (id, secret).
 pub async fn register(idp: &TestIdp, meta: ClientMetadata) -> (String, Option<String>) {
-    let c = idp
-        .state()
-        .register_client(None, meta, "operator", idp::domain::now())
-        .await
-        .unwrap();
+    let c = idp.state().register_client(None, meta, "operator", idp::domain::now()).await.unwrap();
     (c.client_id, c.client_secret)
 }
 

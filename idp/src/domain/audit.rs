@@ -157,16 +157,7 @@ pub struct Entry {
 /// The MAC of an entry given its predecessor's.
 pub fn chain_hash(key: &[u8; 32], prev_hash: &str, seq: i64, at: UnixTime, e: &NewEntry) -> String {
     // An array, not a map: its serialization is canonical without sorting rules.
-    let canonical = serde_json::json!([
-        seq,
-        at,
-        e.event,
-        e.actor,
-        e.subject,
-        e.client_id,
-        e.ip,
-        e.detail.to_string()
-    ]);
+    let canonical = serde_json::json!([seq, at, e.event, e.actor, e.subject, e.client_id, e.ip, e.detail.to_string()]);
     let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
     let mut ctx = ring::hmac::Context::with_key(&k);
     ctx.update(prev_hash.as_bytes());
@@ -205,11 +196,7 @@ pub struct Verifier {
 impl Verifier {
     /// A verifier at the start of the chain.
     pub fn new(key: [u8; 32]) -> Self {
-        Self {
-            key,
-            expected_seq: 1,
-            prev: GENESIS.into(),
-        }
+        Self { key, expected_seq: 1, prev: GENESIS.into() }
     }
 
     /// Checks the next entry; on failure says why.
@@ -222,13 +209,13 @@ impl Verifier {
             )));
         }
         if e.prev_hash != self.prev {
-            return Err(broken("link to the previous entry does not match: an earlier entry was changed or removed".into()));
+            return Err(broken(
+                "link to the previous entry does not match: an earlier entry was changed or removed".into(),
+            ));
         }
         let h = chain_hash(&self.key, &e.prev_hash, e.seq, e.at, &e.body);
         if h != e.hash {
-            return Err(broken(
-                "entry content does not match its MAC: the entry was edited".into(),
-            ));
+            return Err(broken("entry content does not match its MAC: the entry was edited".into()));
         }
         self.expected_seq += 1;
         self.prev = e.hash.clone();
@@ -237,10 +224,7 @@ impl Verifier {
 
     /// The verdict after the last entry.
     pub fn finish(self) -> Verdict {
-        Verdict::Intact {
-            entries: self.expected_seq - 1,
-            head: self.prev,
-        }
+        Verdict::Intact { entries: self.expected_seq - 1, head: self.prev }
     }
 }
 
@@ -254,13 +238,7 @@ mod tests {
             .map(|seq| {
                 let body = NewEntry::new(Event::ClientAdded, "operator", format!("client:c{seq}"));
                 let hash = chain_hash(key, &prev, seq, 1000 + seq, &body);
-                let e = Entry {
-                    seq,
-                    at: 1000 + seq,
-                    body,
-                    prev_hash: prev.clone(),
-                    hash: hash.clone(),
-                };
+                let e = Entry { seq, at: 1000 + seq, body, prev_hash: prev.clone(), hash: hash.clone() };
                 prev = hash;
                 e
             })
@@ -280,10 +258,7 @@ mod tests {
     #[test]
     fn intact_chain_verifies() {
         let k = [7u8; 32];
-        assert!(matches!(
-            verify(k, &chain(&k, 5)),
-            Verdict::Intact { entries: 5, .. }
-        ));
+        assert!(matches!(verify(k, &chain(&k, 5)), Verdict::Intact { entries: 5, .. }));
     }
 
     #[test]

@@ -17,14 +17,7 @@ use super::{
 use crate::error::{OAuthError, OAuthErrorKind};
 
 /// Scopes that map to claims (DESIGN.md, "Scopes to claims").
-pub const OIDC_SCOPES: [&str; 6] = [
-    "openid",
-    "profile",
-    "national_id",
-    "address",
-    "phone",
-    "offline_access",
-];
+pub const OIDC_SCOPES: [&str; 6] = ["openid", "profile", "national_id", "address", "phone", "offline_access"];
 
 /// Longest accepted parameter value (the `claims` parameter may have 4096 bytes).
 const MAX_PARAM_LEN: usize = 2048;
@@ -86,21 +79,13 @@ fn param<'a>(p: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
 }
 
 /// First stage: the redirect URI, checked against `client` exactly. Returns it if trustworthy.
-pub fn trusted_redirect(
-    client: &Client,
-    params: &HashMap<String, String>,
-) -> Result<String, AuthorizeError> {
-    let uri = param(params, "redirect_uri")
-        .ok_or_else(|| AuthorizeError::Page("redirect_uri is missing".into()))?;
+pub fn trusted_redirect(client: &Client, params: &HashMap<String, String>) -> Result<String, AuthorizeError> {
+    let uri = param(params, "redirect_uri").ok_or_else(|| AuthorizeError::Page("redirect_uri is missing".into()))?;
     if !client.redirect_uri_matches(uri) {
-        return Err(AuthorizeError::Page(
-            "redirect_uri is not registered for this client".into(),
-        ));
+        return Err(AuthorizeError::Page("redirect_uri is not registered for this client".into()));
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(AuthorizeError::Page(
-            "this client is not registered for logins".into(),
-        ));
+        return Err(AuthorizeError::Page("this client is not registered for logins".into()));
     }
     Ok(uri.to_string())
 }
@@ -119,98 +104,63 @@ pub fn validate(
         error: OAuthError::new(kind, msg),
     };
     use OAuthErrorKind::*;
-    if params
-        .iter()
-        .any(|(k, v)| k != "claims" && v.len() > MAX_PARAM_LEN)
-    {
+    if params.iter().any(|(k, v)| k != "claims" && v.len() > MAX_PARAM_LEN) {
         return Err(fail(InvalidRequest, "a parameter is too long"));
     }
     if client.metadata.require_pushed_authorization_requests && !pushed {
-        return Err(fail(
-            InvalidRequest,
-            "this client must use pushed authorization requests",
-        ));
+        return Err(fail(InvalidRequest, "this client must use pushed authorization requests"));
     }
     if params.contains_key("request") {
         return Err(fail(InvalidRequest, "request objects are not supported"));
     }
     if params.contains_key("request_uri") {
-        return Err(fail(
-            InvalidRequestUri,
-            "request_uri is only accepted from the PAR endpoint",
-        ));
+        return Err(fail(InvalidRequestUri, "request_uri is only accepted from the PAR endpoint"));
     }
     match param(params, "response_type") {
         Some("code") => {}
         Some(_) => {
-            return Err(fail(
-                UnsupportedResponseType,
-                "only response_type=code is supported",
-            ));
+            return Err(fail(UnsupportedResponseType, "only response_type=code is supported"));
         }
         None => return Err(fail(InvalidRequest, "response_type is missing")),
     }
     if let Some(m) = param(params, "response_mode")
         && m != "query"
     {
-        return Err(fail(
-            InvalidRequest,
-            "only response_mode=query is supported",
-        ));
+        return Err(fail(InvalidRequest, "only response_mode=query is supported"));
     }
-    let scope = Scope::parse(param(params, "scope").unwrap_or(""))
-        .map_err(|_| fail(InvalidScope, "malformed scope"))?;
+    let scope =
+        Scope::parse(param(params, "scope").unwrap_or("")).map_err(|_| fail(InvalidScope, "malformed scope"))?;
     if !scope.contains("openid") {
         return Err(fail(InvalidScope, "the openid scope is required"));
     }
     for s in scope.iter() {
-        if !OIDC_SCOPES.contains(&s)
-            || (s != "openid" && s != "offline_access" && !client.metadata.scope.contains(s))
-        {
-            return Err(fail(
-                InvalidScope,
-                "a requested scope is not registered for this client",
-            ));
+        if !OIDC_SCOPES.contains(&s) || (s != "openid" && s != "offline_access" && !client.metadata.scope.contains(s)) {
+            return Err(fail(InvalidScope, "a requested scope is not registered for this client"));
         }
     }
     if scope.contains("offline_access") && !client.allows_grant(GrantType::RefreshToken) {
-        return Err(fail(
-            InvalidScope,
-            "offline_access needs a client registered for refresh tokens",
-        ));
+        return Err(fail(InvalidScope, "offline_access needs a client registered for refresh tokens"));
     }
-    let code_challenge = param(params, "code_challenge")
-        .ok_or_else(|| fail(InvalidRequest, "PKCE code_challenge is required"))?;
+    let code_challenge =
+        param(params, "code_challenge").ok_or_else(|| fail(InvalidRequest, "PKCE code_challenge is required"))?;
     match param(params, "code_challenge_method") {
         Some("S256") => {}
         _ => return Err(fail(InvalidRequest, "code_challenge_method must be S256")),
     }
     if code_challenge.len() != 43
-        || !code_challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        || !code_challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err(fail(
-            InvalidRequest,
-            "code_challenge must be a base64url SHA-256 (43 characters)",
-        ));
+        return Err(fail(InvalidRequest, "code_challenge must be a base64url SHA-256 (43 characters)"));
     }
-    let prompt: Vec<String> = param(params, "prompt")
-        .unwrap_or("")
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
+    let prompt: Vec<String> =
+        param(params, "prompt").unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
     for p in &prompt {
         if !matches!(p.as_str(), "none" | "login" | "consent" | "select_account") {
             return Err(fail(InvalidRequest, "unsupported prompt value"));
         }
     }
     if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
-        return Err(fail(
-            InvalidRequest,
-            "prompt=none cannot be combined with other values",
-        ));
+        return Err(fail(InvalidRequest, "prompt=none cannot be combined with other values"));
     }
     let max_age = match param(params, "max_age") {
         Some(v) => Some(
@@ -222,18 +172,11 @@ pub fn validate(
         None => None,
     };
     let claims = match param(params, "claims") {
-        Some(c) => Some(
-            parse_claims(c)
-                .map_err(|_| fail(InvalidRequest, "the claims parameter is not valid"))?,
-        ),
+        Some(c) => Some(parse_claims(c).map_err(|_| fail(InvalidRequest, "the claims parameter is not valid"))?),
         None => None,
     };
-    let acr_values = param(params, "acr_values")
-        .unwrap_or("")
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
+    let acr_values =
+        param(params, "acr_values").unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
     Ok(AuthRequest {
         client_id: client.client_id.as_str().to_string(),
         redirect_uri,
@@ -273,9 +216,7 @@ pub fn parse_claims(s: &str) -> Result<serde_json::Value, ClaimsError> {
         for (name, req) in m {
             if name == "verified_claims" {
                 let vc = req.as_object().ok_or(ClaimsError)?;
-                vc.get("claims")
-                    .and_then(|c| c.as_object())
-                    .ok_or(ClaimsError)?;
+                vc.get("claims").and_then(|c| c.as_object()).ok_or(ClaimsError)?;
                 continue;
             }
             if !(req.is_null() || req.is_object()) {
@@ -299,12 +240,7 @@ impl AuthRequest {
             .as_ref()
             .and_then(|c| c.get(member))
             .and_then(|m| m.as_object())
-            .map(|m| {
-                m.keys()
-                    .filter(|k| *k != "verified_claims")
-                    .cloned()
-                    .collect()
-            })
+            .map(|m| m.keys().filter(|k| *k != "verified_claims").cloned().collect())
             .unwrap_or_default()
     }
 
@@ -318,11 +254,7 @@ impl AuthRequest {
     /// `claims` parameter, else the client's registered default. Voluntary `acr_values` never
     /// force anything.
     pub fn required_acr(&self, client: &Client) -> Option<String> {
-        let acr = self
-            .claims
-            .as_ref()
-            .and_then(|c| c.get("id_token"))
-            .and_then(|t| t.get("acr"));
+        let acr = self.claims.as_ref().and_then(|c| c.get("id_token")).and_then(|t| t.get("acr"));
         if let Some(a) = acr
             && a.get("essential").and_then(|e| e.as_bool()) == Some(true)
         {
@@ -334,10 +266,7 @@ impl AuthRequest {
                 wanted.extend(vs.iter().filter_map(|v| v.as_str()));
             }
             // The weakest known level that the RP accepts; unknown values are unattainable.
-            let known = wanted
-                .iter()
-                .filter_map(|w| ACR_VALUES.iter().position(|k| k == w))
-                .min();
+            let known = wanted.iter().filter_map(|w| ACR_VALUES.iter().position(|k| k == w)).min();
             return Some(match known {
                 Some(i) => ACR_VALUES[i].to_string(),
                 None => "unattainable".to_string(),
@@ -349,10 +278,7 @@ impl AuthRequest {
 
 /// `a` is at least as strong as `b`.
 pub fn acr_at_least(a: &str, b: &str) -> bool {
-    match (
-        ACR_VALUES.iter().position(|x| *x == a),
-        ACR_VALUES.iter().position(|x| *x == b),
-    ) {
+    match (ACR_VALUES.iter().position(|x| *x == a), ACR_VALUES.iter().position(|x| *x == b)) {
         (Some(i), Some(j)) => i >= j,
         _ => false,
     }
@@ -396,28 +322,19 @@ pub fn decide(
     let fresh = session.is_some_and(|s| req.fresh_login_sid.as_deref() == Some(s.sid.as_str()));
     let Some(s) = session else {
         return if prompt_none {
-            Next::Fail(OAuthError::new(
-                LoginRequired,
-                "the citizen is not logged in",
-            ))
+            Next::Fail(OAuthError::new(LoginRequired, "the citizen is not logged in"))
         } else {
             Next::Login
         };
     };
     let needs_login = !fresh
-        && (req
-            .prompt
-            .iter()
-            .any(|p| p == "login" || p == "select_account")
-            || req.max_age.is_some_and(|m| s.auth_time + m < now));
+        && (req.prompt.iter().any(|p| p == "login" || p == "select_account")
+            || req.max_age.is_some_and(|m| m == 0 || s.auth_time + m < now));
     let required = req.required_acr(client);
     let acr_ok = required.as_deref().is_none_or(|r| acr_at_least(&s.acr, r));
     if needs_login || (!acr_ok && !fresh) {
         return if prompt_none {
-            Next::Fail(OAuthError::new(
-                LoginRequired,
-                "a new authentication is required",
-            ))
+            Next::Fail(OAuthError::new(LoginRequired, "a new authentication is required"))
         } else {
             Next::Login
         };
@@ -481,10 +398,7 @@ mod tests {
             ("redirect_uri", "https://epis.gov.bt/cb"),
             ("scope", "openid profile"),
             ("state", "s1"),
-            (
-                "code_challenge",
-                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            ),
+            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
             ("code_challenge_method", "S256"),
         ]
         .iter()
@@ -512,12 +426,7 @@ mod tests {
 
     #[test]
     fn a_good_request_validates() {
-        let r = validate(
-            &client(),
-            &params(&[("nonce", "n"), ("prompt", "login"), ("max_age", "60")]),
-            false,
-        )
-        .unwrap();
+        let r = validate(&client(), &params(&[("nonce", "n"), ("prompt", "login"), ("max_age", "60")]), false).unwrap();
         assert_eq!(r.scope, "openid profile");
         assert_eq!(r.prompt, vec!["login"]);
         assert_eq!(r.max_age, Some(60));
@@ -526,81 +435,32 @@ mod tests {
     #[test]
     fn untrusted_redirects_stay_on_our_page() {
         assert!(matches!(
-            validate(
-                &client(),
-                &params(&[("redirect_uri", "https://evil.example/cb")]),
-                false
-            ),
+            validate(&client(), &params(&[("redirect_uri", "https://evil.example/cb")]), false),
             Err(AuthorizeError::Page(_))
         ));
         assert!(matches!(
-            validate(
-                &client(),
-                &params(&[("redirect_uri", "https://epis.gov.bt/cb/")]),
-                false
-            ),
+            validate(&client(), &params(&[("redirect_uri", "https://epis.gov.bt/cb/")]), false),
             Err(AuthorizeError::Page(_))
         ));
-        assert!(matches!(
-            validate(&client(), &params(&[("redirect_uri", "")]), false),
-            Err(AuthorizeError::Page(_))
-        ));
+        assert!(matches!(validate(&client(), &params(&[("redirect_uri", "")]), false), Err(AuthorizeError::Page(_))));
     }
 
     #[test]
     fn bad_parameters_are_reported_to_the_client() {
         use OAuthErrorKind::*;
         let c = client();
-        assert_eq!(
-            err_kind(validate(&c, &params(&[("response_type", "token")]), false)),
-            UnsupportedResponseType
-        );
-        assert_eq!(
-            err_kind(validate(&c, &params(&[("code_challenge", "")]), false)),
-            InvalidRequest
-        );
-        assert_eq!(
-            err_kind(validate(
-                &c,
-                &params(&[("code_challenge_method", "plain")]),
-                false
-            )),
-            InvalidRequest
-        );
-        assert_eq!(
-            err_kind(validate(&c, &params(&[("scope", "profile")]), false)),
-            InvalidScope
-        );
-        assert_eq!(
-            err_kind(validate(
-                &c,
-                &params(&[("scope", "openid national_id")]),
-                false
-            )),
-            InvalidScope
-        );
-        assert_eq!(
-            err_kind(validate(&c, &params(&[("prompt", "none login")]), false)),
-            InvalidRequest
-        );
-        assert_eq!(
-            err_kind(validate(&c, &params(&[("max_age", "-1")]), false)),
-            InvalidRequest
-        );
-        assert_eq!(
-            err_kind(validate(&c, &params(&[("claims", "[1]")]), false)),
-            InvalidRequest
-        );
-        assert_eq!(
-            err_kind(validate(&c, &params(&[("request", "eyJ...")]), false)),
-            InvalidRequest
-        );
+        assert_eq!(err_kind(validate(&c, &params(&[("response_type", "token")]), false)), UnsupportedResponseType);
+        assert_eq!(err_kind(validate(&c, &params(&[("code_challenge", "")]), false)), InvalidRequest);
+        assert_eq!(err_kind(validate(&c, &params(&[("code_challenge_method", "plain")]), false)), InvalidRequest);
+        assert_eq!(err_kind(validate(&c, &params(&[("scope", "profile")]), false)), InvalidScope);
+        assert_eq!(err_kind(validate(&c, &params(&[("scope", "openid national_id")]), false)), InvalidScope);
+        assert_eq!(err_kind(validate(&c, &params(&[("prompt", "none login")]), false)), InvalidRequest);
+        assert_eq!(err_kind(validate(&c, &params(&[("max_age", "-1")]), false)), InvalidRequest);
+        assert_eq!(err_kind(validate(&c, &params(&[("claims", "[1]")]), false)), InvalidRequest);
+        assert_eq!(err_kind(validate(&c, &params(&[("request", "eyJ...")]), false)), InvalidRequest);
         let mut par_only = c.clone();
         par_only.metadata.require_pushed_authorization_requests = true;
-        assert_eq!(
-            err_kind(validate(&par_only, &params(&[]), false)),
-            InvalidRequest
-        );
+        assert_eq!(err_kind(validate(&par_only, &params(&[]), false)), InvalidRequest);
         assert!(validate(&par_only, &params(&[]), true).is_ok());
     }
 
@@ -608,11 +468,7 @@ mod tests {
     fn decisions_follow_prompt_max_age_acr_and_consent() {
         let c = client();
         let r = validate(&c, &params(&[]), false).unwrap();
-        let s = SessionView {
-            sid: "s".into(),
-            auth_time: 1000,
-            acr: ACR_VALUES[0].into(),
-        };
+        let s = SessionView { sid: "s".into(), auth_time: 1000, acr: ACR_VALUES[0].into() };
         assert_eq!(decide(&r, &c, None, false, 1000), Next::Login);
         assert_eq!(decide(&r, &c, Some(&s), false, 1000), Next::Consent);
         assert_eq!(decide(&r, &c, Some(&s), true, 1000), Next::IssueCode);
@@ -633,23 +489,13 @@ mod tests {
 
         let high = r#"{"id_token":{"acr":{"essential":true,"value":"urn:drukyul:loa:high"}}}"#;
         let step_up = validate(&c, &params(&[("claims", high)]), false).unwrap();
-        assert_eq!(
-            decide(&step_up, &c, Some(&s), true, 1000),
-            Next::Login,
-            "a weaker session must authenticate again"
-        );
+        assert_eq!(decide(&step_up, &c, Some(&s), true, 1000), Next::Login, "a weaker session must authenticate again");
         let mut after = step_up.clone();
         after.fresh_login_sid = Some("s".into());
         assert!(
             matches!(decide(&after, &c, Some(&s), true, 1000), Next::Fail(e) if e.kind == OAuthErrorKind::AccessDenied)
         );
-        let strong = SessionView {
-            acr: ACR_VALUES[1].into(),
-            ..s.clone()
-        };
-        assert_eq!(
-            decide(&step_up, &c, Some(&strong), true, 1000),
-            Next::IssueCode
-        );
+        let strong = SessionView { acr: ACR_VALUES[1].into(), ..s.clone() };
+        assert_eq!(decide(&step_up, &c, Some(&strong), true, 1000), Next::IssueCode);
     }
 }

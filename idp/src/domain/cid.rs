@@ -88,19 +88,13 @@ mod tests {
         assert_eq!(Cid::parse("1010100123"), Err(CidError::Length(10)));
         assert_eq!(Cid::parse("101010012345"), Err(CidError::Length(12)));
         assert_eq!(Cid::parse("1010100123a"), Err(CidError::NotDigits));
-        assert_eq!(
-            Cid::parse("１０１０１００１２３４"),
-            Err(CidError::NotDigits)
-        );
+        assert_eq!(Cid::parse("１０１０１００１２３４"), Err(CidError::NotDigits));
         assert_eq!(Cid::parse("00000000000"), Err(CidError::AllZero));
         assert!(serde_json::from_str::<Cid>("\"123\"").is_err());
     }
 
     #[test]
     fn debug_hides_most_digits() {
-        assert_eq!(
-            format!("{:?}", Cid::parse("10101001234").unwrap()),
-            "Cid(********234)"
-        );
+        assert_eq!(format!("{:?}", Cid::parse("10101001234").unwrap()), "Cid(********234)");
     }
 }

@@ -10,14 +10,7 @@ use super::{authorize::AuthRequest, client::Client, registry::Person};
 /// Claim names released for each scope.
 pub fn scope_claims(scope: &str) -> &'static [&'static str] {
     match scope {
-        "profile" => &[
-            "name",
-            "given_name",
-            "middle_name",
-            "family_name",
-            "birthdate",
-            "gender",
-        ],
+        "profile" => &["name", "given_name", "middle_name", "family_name", "birthdate", "gender"],
         "national_id" => &["cid"],
         "address" => &["address"],
         "phone" => &["phone_number"],
@@ -53,17 +46,8 @@ pub fn released(req: &AuthRequest, client: &Client) -> BTreeSet<String> {
 }
 
 /// Every claim this provider can release.
-const KNOWN: [&str; 9] = [
-    "name",
-    "given_name",
-    "middle_name",
-    "family_name",
-    "birthdate",
-    "gender",
-    "cid",
-    "address",
-    "phone_number",
-];
+const KNOWN: [&str; 9] =
+    ["name", "given_name", "middle_name", "family_name", "birthdate", "gender", "cid", "address", "phone_number"];
 
 fn gender(sex: &str) -> &'static str {
     match sex {
@@ -154,17 +138,8 @@ mod tests {
     #[test]
     fn pairwise_subjects_differ_per_sector_and_are_stable() {
         let k = [1u8; 32];
-        assert_eq!(
-            pairwise_sub(&k, "epis.gov.bt", "a1"),
-            pairwise_sub(&k, "epis.gov.bt", "a1")
-        );
-        assert_ne!(
-            pairwise_sub(&k, "epis.gov.bt", "a1"),
-            pairwise_sub(&k, "emis.gov.bt", "a1")
-        );
-        assert_ne!(
-            pairwise_sub(&k, "epis.gov.bt", "a1"),
-            pairwise_sub(&k, "epis.gov.bt", "a2")
-        );
+        assert_eq!(pairwise_sub(&k, "epis.gov.bt", "a1"), pairwise_sub(&k, "epis.gov.bt", "a1"));
+        assert_ne!(pairwise_sub(&k, "epis.gov.bt", "a1"), pairwise_sub(&k, "emis.gov.bt", "a1"));
+        assert_ne!(pairwise_sub(&k, "epis.gov.bt", "a1"), pairwise_sub(&k, "epis.gov.bt", "a2"));
     }
 }

@@ -20,13 +20,8 @@ impl ClientId {
         if s.is_empty() || s.len() > 128 {
             return Err(Error::Invalid("client_id must be 1-128 characters".into()));
         }
-        if !s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
-        {
-            return Err(Error::Invalid(
-                "client_id may contain only A-Z a-z 0-9 . _ ~ -".into(),
-            ));
+        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-')) {
+            return Err(Error::Invalid("client_id may contain only A-Z a-z 0-9 . _ ~ -".into()));
         }
         Ok(Self(s.to_string()))
     }
@@ -68,27 +63,20 @@ pub struct RedirectUri(String);
 impl RedirectUri {
     /// Validates a URI for registration.
     pub fn parse(s: &str) -> Result<Self> {
-        let url = Url::parse(s).map_err(|e| {
-            Error::Invalid(format!("redirect URI {s:?} is not an absolute URI: {e}"))
-        })?;
+        let url =
+            Url::parse(s).map_err(|e| Error::Invalid(format!("redirect URI {s:?} is not an absolute URI: {e}")))?;
         if url.fragment().is_some() {
-            return Err(Error::Invalid(format!(
-                "redirect URI {s:?} must not contain a fragment"
-            )));
+            return Err(Error::Invalid(format!("redirect URI {s:?} must not contain a fragment")));
         }
         match url.scheme() {
             "https" => {}
             "http" => {
                 if !matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")) {
-                    return Err(Error::Invalid(format!(
-                        "redirect URI {s:?} must use https (http only for loopback)"
-                    )));
+                    return Err(Error::Invalid(format!("redirect URI {s:?} must use https (http only for loopback)")));
                 }
             }
             "javascript" | "data" | "file" | "vbscript" => {
-                return Err(Error::Invalid(format!(
-                    "redirect URI {s:?} has a forbidden scheme"
-                )));
+                return Err(Error::Invalid(format!("redirect URI {s:?} has a forbidden scheme")));
             }
             scheme if scheme.contains('.') => {} // private-use scheme of a native app
             _ => {
@@ -98,9 +86,7 @@ impl RedirectUri {
             }
         }
         if s.len() > 2000 {
-            return Err(Error::Invalid(
-                "redirect URI longer than 2000 characters".into(),
-            ));
+            return Err(Error::Invalid("redirect URI longer than 2000 characters".into()));
         }
         Ok(Self(s.to_string()))
     }
@@ -133,9 +119,7 @@ impl Scope {
         let mut set = BTreeSet::new();
         for tok in s.split(' ').filter(|t| !t.is_empty()) {
             if tok.len() > 128
-                || !tok
-                    .bytes()
-                    .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+                || !tok.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
             {
                 return Err(Error::Invalid(format!("invalid scope token {tok:?}")));
             }
@@ -310,35 +294,25 @@ impl ClientMetadata {
     /// Checks the combination of fields; called on every registration and update.
     pub fn validate(&self) -> Result<()> {
         if self.client_name.trim().is_empty() || self.client_name.len() > 200 {
-            return Err(Error::Invalid(
-                "client_name must be 1-200 characters".into(),
-            ));
+            return Err(Error::Invalid("client_name must be 1-200 characters".into()));
         }
         if self.grant_types.is_empty() {
             return Err(Error::Invalid("at least one grant type is required".into()));
         }
         let code = self.grant_types.contains(&GrantType::AuthorizationCode);
         if code && self.redirect_uris.is_empty() {
-            return Err(Error::Invalid(
-                "authorization_code clients need at least one redirect URI".into(),
-            ));
+            return Err(Error::Invalid("authorization_code clients need at least one redirect URI".into()));
         }
         if !code && !self.redirect_uris.is_empty() {
-            return Err(Error::Invalid(
-                "redirect URIs are only for authorization_code clients".into(),
-            ));
+            return Err(Error::Invalid("redirect URIs are only for authorization_code clients".into()));
         }
         if self.grant_types.contains(&GrantType::RefreshToken) && !code {
-            return Err(Error::Invalid(
-                "refresh_token requires authorization_code".into(),
-            ));
+            return Err(Error::Invalid("refresh_token requires authorization_code".into()));
         }
         if self.token_endpoint_auth_method == AuthMethod::None
             && self.grant_types.contains(&GrantType::ClientCredentials)
         {
-            return Err(Error::Invalid(
-                "a public client (auth method none) cannot use client_credentials".into(),
-            ));
+            return Err(Error::Invalid("a public client (auth method none) cannot use client_credentials".into()));
         }
         if self.token_endpoint_auth_method == AuthMethod::PrivateKeyJwt {
             match (&self.jwks, &self.jwks_uri) {
@@ -346,41 +320,29 @@ impl ClientMetadata {
                     return Err(Error::Invalid("give jwks or jwks_uri, not both".into()));
                 }
                 (None, None) => {
-                    return Err(Error::Invalid(
-                        "private_key_jwt needs jwks or jwks_uri".into(),
-                    ));
+                    return Err(Error::Invalid("private_key_jwt needs jwks or jwks_uri".into()));
                 }
                 (Some(set), None) => validate_jwks(set)?,
                 (None, Some(uri)) => {
-                    if uri.scheme() != "https"
-                        && !matches!(uri.host_str(), Some("localhost" | "127.0.0.1"))
-                    {
+                    if uri.scheme() != "https" && !matches!(uri.host_str(), Some("localhost" | "127.0.0.1")) {
                         return Err(Error::Invalid("jwks_uri must be https".into()));
                     }
                 }
             }
         } else if self.jwks.is_some() || self.jwks_uri.is_some() {
-            return Err(Error::Invalid(
-                "jwks/jwks_uri are only for private_key_jwt clients".into(),
-            ));
+            return Err(Error::Invalid("jwks/jwks_uri are only for private_key_jwt clients".into()));
         }
         if self.scope.contains("openid") && !code {
-            return Err(Error::Invalid(
-                "the openid scope is only for authorization_code clients".into(),
-            ));
+            return Err(Error::Invalid("the openid scope is only for authorization_code clients".into()));
         }
         if self.scope.contains("national_id") && !self.allow_national_id {
-            return Err(Error::Invalid(
-                "the national_id scope needs allow_national_id".into(),
-            ));
+            return Err(Error::Invalid("the national_id scope needs allow_national_id".into()));
         }
         if let Some(u) = &self.backchannel_logout_uri
             && u.scheme() != "https"
             && !matches!(u.host_str(), Some("localhost" | "127.0.0.1"))
         {
-            return Err(Error::Invalid(
-                "backchannel_logout_uri must be https".into(),
-            ));
+            return Err(Error::Invalid("backchannel_logout_uri must be https".into()));
         }
         if let Some(acr) = &self.default_acr
             && !super::ACR_VALUES.contains(&acr.as_str())
@@ -389,8 +351,7 @@ impl ClientMetadata {
         }
         if code && self.sector().is_none() {
             return Err(Error::Invalid(
-                "redirect URIs span several hosts: give a sector_identifier for pairwise subjects"
-                    .into(),
+                "redirect URIs span several hosts: give a sector_identifier for pairwise subjects".into(),
             ));
         }
         Ok(())
@@ -402,29 +363,25 @@ impl ClientMetadata {
         if let Some(s) = &self.sector_identifier {
             return Some(s.clone());
         }
-        let mut hosts = self.redirect_uris.iter().filter_map(|r| {
-            Url::parse(r.as_str())
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-        });
+        let mut hosts = self
+            .redirect_uris
+            .iter()
+            .filter_map(|r| Url::parse(r.as_str()).ok().and_then(|u| u.host_str().map(str::to_string)));
         let first = hosts.next()?;
         hosts.all(|h| h == first).then_some(first)
     }
 }
 
 fn validate_jwks(set: &serde_json::Value) -> Result<()> {
-    let parsed: jsonwebtoken::jwk::JwkSet = serde_json::from_value(set.clone())
-        .map_err(|e| Error::Invalid(format!("jwks is not a JWK Set: {e}")))?;
+    let parsed: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(set.clone()).map_err(|e| Error::Invalid(format!("jwks is not a JWK Set: {e}")))?;
     if parsed.keys.is_empty() {
         return Err(Error::Invalid("jwks has no keys".into()));
     }
     for k in &parsed.keys {
-        jsonwebtoken::DecodingKey::from_jwk(k)
-            .map_err(|e| Error::Invalid(format!("jwks has an unusable key: {e}")))?;
+        jsonwebtoken::DecodingKey::from_jwk(k).map_err(|e| Error::Invalid(format!("jwks has an unusable key: {e}")))?;
         if matches!(k.common.key_algorithm, Some(a) if a.to_string().starts_with("HS")) {
-            return Err(Error::Invalid(
-                "symmetric keys are not accepted in jwks".into(),
-            ));
+            return Err(Error::Invalid("symmetric keys are not accepted in jwks".into()));
         }
     }
     Ok(())
@@ -444,10 +401,7 @@ pub struct Client {
 impl Client {
     /// True when `uri` is exactly one of the registered redirect URIs.
     pub fn redirect_uri_matches(&self, uri: &str) -> bool {
-        self.metadata
-            .redirect_uris
-            .iter()
-            .any(|r| r.as_str() == uri)
+        self.metadata.redirect_uris.iter().any(|r| r.as_str() == uri)
     }
     /// True when the client may use `grant`.
     pub fn allows_grant(&self, grant: GrantType) -> bool {
@@ -522,12 +476,8 @@ mod tests {
         m.allow_national_id = true;
         m.validate().unwrap();
         let mut m = meta();
-        m.redirect_uris
-            .push(RedirectUri::parse("https://other.bt/cb").unwrap());
-        assert!(
-            m.validate().is_err(),
-            "two hosts without a sector identifier"
-        );
+        m.redirect_uris.push(RedirectUri::parse("https://other.bt/cb").unwrap());
+        assert!(m.validate().is_err(), "two hosts without a sector identifier");
         m.sector_identifier = Some("health.gov.bt".into());
         m.validate().unwrap();
     }

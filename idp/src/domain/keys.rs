@@ -54,9 +54,7 @@ impl SigningAlg {
             "ES256" => Ok(SigningAlg::ES256),
             "RS256" => Ok(SigningAlg::RS256),
             "EdDSA" => Ok(SigningAlg::EdDSA),
-            other => Err(Error::Invalid(format!(
-                "unsupported signing algorithm {other:?} (ES256, RS256, EdDSA)"
-            ))),
+            other => Err(Error::Invalid(format!("unsupported signing algorithm {other:?} (ES256, RS256, EdDSA)"))),
         }
     }
 }
@@ -85,10 +83,7 @@ pub struct SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
     }
 }
 
@@ -106,12 +101,10 @@ impl SigningKey {
     pub fn generate(alg: SigningAlg) -> Result<GeneratedKey> {
         let rng = SystemRandom::new();
         let pkcs8 = match alg {
-            SigningAlg::ES256 => {
-                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                    .map_err(|_| Error::Crypto("ECDSA key generation failed".into()))?
-                    .as_ref()
-                    .to_vec()
-            }
+            SigningAlg::ES256 => EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .map_err(|_| Error::Crypto("ECDSA key generation failed".into()))?
+                .as_ref()
+                .to_vec(),
             SigningAlg::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng)
                 .map_err(|_| Error::Crypto("Ed25519 key generation failed".into()))?
                 .as_ref()
@@ -137,12 +130,8 @@ impl SigningKey {
         let bad = |_| Error::Crypto(format!("stored {alg} key is not valid PKCS#8"));
         let (pair, jwk) = match alg {
             SigningAlg::ES256 => {
-                let p = EcdsaKeyPair::from_pkcs8(
-                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                    der,
-                    &rng,
-                )
-                .map_err(bad)?;
+                let p =
+                    EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng).map_err(bad)?;
                 let pt = p.public_key().as_ref();
                 // Uncompressed SEC1 point: 0x04 || X (32) || Y (32).
                 if pt.len() != 65 {
@@ -159,8 +148,7 @@ impl SigningKey {
             SigningAlg::RS256 => {
                 let p = RsaKeyPair::from_pkcs8(der).map_err(bad)?;
                 let comps: signature::RsaPublicKeyComponents<Vec<u8>> = p.public().into();
-                let jwk =
-                    json!({"e": B64.encode(&comps.e), "kty": "RSA", "n": B64.encode(&comps.n)});
+                let jwk = json!({"e": B64.encode(&comps.e), "kty": "RSA", "n": B64.encode(&comps.n)});
                 (Pair::Rsa(p), jwk)
             }
         };
@@ -173,16 +161,9 @@ impl SigningKey {
         }
         let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(public_jwk.clone())
             .map_err(|e| Error::Crypto(format!("own JWK unreadable: {e}")))?;
-        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk)
-            .map_err(|e| Error::Crypto(format!("own JWK unusable: {e}")))?;
-        Ok(Self {
-            kid,
-            alg,
-            pair,
-            public_jwk,
-            decoding,
-            rng,
-        })
+        let decoding =
+            jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|e| Error::Crypto(format!("own JWK unusable: {e}")))?;
+        Ok(Self { kid, alg, pair, public_jwk, decoding, rng })
     }
 
     /// The key id (JWK thumbprint).
@@ -222,8 +203,7 @@ impl SigningKey {
             Pair::Ed(p) => Ok(p.sign(msg).as_ref().to_vec()),
             Pair::Rsa(p) => {
                 let mut sig = vec![0u8; p.public().modulus_len()];
-                p.sign(&signature::RSA_PKCS1_SHA256, &self.rng, msg, &mut sig)
-                    .map_err(fail)?;
+                p.sign(&signature::RSA_PKCS1_SHA256, &self.rng, msg, &mut sig).map_err(fail)?;
                 Ok(sig)
             }
         }
@@ -247,26 +227,14 @@ impl SigningKey {
 
 /// RFC 7638 JWK thumbprint: SHA-256 over the required members in lexicographic order.
 pub fn thumbprint(jwk: &serde_json::Value) -> Result<String> {
-    let s = |k: &str| {
-        jwk.get(k)
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| Error::Crypto(format!("JWK lacks {k}")))
-    };
+    let s = |k: &str| jwk.get(k).and_then(|v| v.as_str()).ok_or_else(|| Error::Crypto(format!("JWK lacks {k}")));
     let canonical = match jwk.get("kty").and_then(|v| v.as_str()) {
-        Some("EC") => format!(
-            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
-            s("crv")?,
-            s("x")?,
-            s("y")?
-        ),
+        Some("EC") => format!(r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#, s("crv")?, s("x")?, s("y")?),
         Some("OKP") => format!(r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#, s("crv")?, s("x")?),
         Some("RSA") => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, s("e")?, s("n")?),
         _ => return Err(Error::Crypto("unsupported JWK kty".into())),
     };
-    Ok(B64.encode(ring::digest::digest(
-        &ring::digest::SHA256,
-        canonical.as_bytes(),
-    )))
+    Ok(B64.encode(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes())))
 }
 
 /// The key-encryption key: seals private keys and derives the other server-side secrets
@@ -293,9 +261,7 @@ impl Kek {
     /// Generates a random key (first start of an embedded deployment).
     pub fn generate() -> Result<Self> {
         let mut key = [0u8; 32];
-        SystemRandom::new()
-            .fill(&mut key)
-            .map_err(|_| Error::Crypto("no randomness".into()))?;
+        SystemRandom::new().fill(&mut key).map_err(|_| Error::Crypto("no randomness".into()))?;
         Ok(Self { key })
     }
 
@@ -308,16 +274,10 @@ impl Kek {
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
         let key = self.aead_key()?;
         let mut nonce = [0u8; 12];
-        SystemRandom::new()
-            .fill(&mut nonce)
-            .map_err(|_| Error::Crypto("no randomness".into()))?;
+        SystemRandom::new().fill(&mut nonce).map_err(|_| Error::Crypto("no randomness".into()))?;
         let mut buf = plaintext.to_vec();
-        key.seal_in_place_append_tag(
-            aead::Nonce::assume_unique_for_key(nonce),
-            aead::Aad::from(aad),
-            &mut buf,
-        )
-        .map_err(|_| Error::Crypto("sealing failed".into()))?;
+        key.seal_in_place_append_tag(aead::Nonce::assume_unique_for_key(nonce), aead::Aad::from(aad), &mut buf)
+            .map_err(|_| Error::Crypto("sealing failed".into()))?;
         let mut out = Vec::with_capacity(1 + 12 + buf.len());
         out.push(SEAL_VERSION);
         out.extend_from_slice(&nonce);
@@ -328,11 +288,7 @@ impl Kek {
     /// Opens what [`Kek::seal`] produced with the same `aad`; fails on any tampering or on the
     /// wrong key-encryption key.
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
-        let wrong = || {
-            Error::Crypto(
-                "cannot decrypt a stored key: wrong key-encryption key or tampered row".into(),
-            )
-        };
+        let wrong = || Error::Crypto("cannot decrypt a stored key: wrong key-encryption key or tampered row".into());
         if sealed.len() < 1 + 12 + 16 || sealed[0] != SEAL_VERSION {
             return Err(wrong());
         }
@@ -341,11 +297,7 @@ impl Kek {
         let mut buf = sealed[13..].to_vec();
         let key = self.aead_key()?;
         let plain = key
-            .open_in_place(
-                aead::Nonce::assume_unique_for_key(nonce),
-                aead::Aad::from(aad),
-                &mut buf,
-            )
+            .open_in_place(aead::Nonce::assume_unique_for_key(nonce), aead::Aad::from(aad), &mut buf)
             .map_err(|_| wrong())?;
         Ok(plain.to_vec())
     }
@@ -374,12 +326,8 @@ mod tests {
     fn every_alg_signs_a_jwt_that_jsonwebtoken_verifies() {
         for alg in SigningAlg::ALL {
             let g = SigningKey::generate(alg).unwrap();
-            let jwt = g
-                .key
-                .sign_jwt("JWT", &json!({"sub": "x", "exp": 4_000_000_000u64}))
-                .unwrap();
-            let jwk: jsonwebtoken::jwk::Jwk =
-                serde_json::from_value(g.key.public_jwk().clone()).unwrap();
+            let jwt = g.key.sign_jwt("JWT", &json!({"sub": "x", "exp": 4_000_000_000u64})).unwrap();
+            let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(g.key.public_jwk().clone()).unwrap();
             let dk = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
             let jalg = match alg {
                 SigningAlg::ES256 => jsonwebtoken::Algorithm::ES256,
@@ -392,10 +340,7 @@ mod tests {
             assert_eq!(data.claims["sub"], "x");
             assert_eq!(data.header.kid.as_deref(), Some(g.key.kid()));
             // Reloading from PKCS#8 gives the same kid.
-            assert_eq!(
-                SigningKey::from_pkcs8(alg, &g.pkcs8).unwrap().kid(),
-                g.key.kid()
-            );
+            assert_eq!(SigningKey::from_pkcs8(alg, &g.pkcs8).unwrap().kid(), g.key.kid());
         }
     }
 
@@ -407,10 +352,7 @@ mod tests {
             "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
             "e": "AQAB", "alg": "RS256", "kid": "2011-04-29"
         });
-        assert_eq!(
-            thumbprint(&jwk).unwrap(),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
+        assert_eq!(thumbprint(&jwk).unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
     }
 
     #[test]

@@ -130,53 +130,27 @@ pub struct RowError {
 
 /// Reads a whole registry CSV. `today` bounds dates of birth. Returns every person, or every
 /// problem found (capped at `max_errors`).
-pub fn parse_csv<R: std::io::Read>(
-    input: R,
-    today: Date,
-    max_errors: usize,
-) -> Result<Vec<Person>, Vec<RowError>> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .from_reader(input);
+pub fn parse_csv<R: std::io::Read>(input: R, today: Date, max_errors: usize) -> Result<Vec<Person>, Vec<RowError>> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(input);
     let headers = match rdr.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            return Err(vec![RowError {
-                line: 1,
-                reason: format!("cannot read the header: {e}"),
-            }]);
+            return Err(vec![RowError { line: 1, reason: format!("cannot read the header: {e}") }]);
         }
     };
     let mut idx = HashMap::new();
     for (i, h) in headers.iter().enumerate() {
         if idx.insert(h.to_ascii_lowercase(), i).is_some() {
-            return Err(vec![RowError {
-                line: 1,
-                reason: format!("column {h:?} appears twice"),
-            }]);
+            return Err(vec![RowError { line: 1, reason: format!("column {h:?} appears twice") }]);
         }
     }
-    let missing: Vec<&str> = COLUMNS
-        .iter()
-        .copied()
-        .filter(|c| !idx.contains_key(*c))
-        .collect();
+    let missing: Vec<&str> = COLUMNS.iter().copied().filter(|c| !idx.contains_key(*c)).collect();
     if !missing.is_empty() {
-        return Err(vec![RowError {
-            line: 1,
-            reason: format!("missing columns: {}", missing.join(", ")),
-        }]);
+        return Err(vec![RowError { line: 1, reason: format!("missing columns: {}", missing.join(", ")) }]);
     }
-    let unknown: Vec<&str> = headers
-        .iter()
-        .filter(|h| !COLUMNS.contains(&h.to_ascii_lowercase().as_str()))
-        .collect();
+    let unknown: Vec<&str> = headers.iter().filter(|h| !COLUMNS.contains(&h.to_ascii_lowercase().as_str())).collect();
     if !unknown.is_empty() {
-        return Err(vec![RowError {
-            line: 1,
-            reason: format!("unknown columns: {}", unknown.join(", ")),
-        }]);
+        return Err(vec![RowError { line: 1, reason: format!("unknown columns: {}", unknown.join(", ")) }]);
     }
 
     let mut people = Vec::new();
@@ -190,27 +164,16 @@ pub fn parse_csv<R: std::io::Read>(
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                errors.push(RowError {
-                    line,
-                    reason: format!("malformed CSV: {e}"),
-                });
+                errors.push(RowError { line, reason: format!("malformed CSV: {e}") });
                 continue;
             }
         };
         let line = rec.position().map_or(0, |p| p.line());
-        let get = |c: &str| {
-            idx.get(c)
-                .and_then(|&i| rec.get(i))
-                .unwrap_or("")
-                .to_string()
-        };
+        let get = |c: &str| idx.get(c).and_then(|&i| rec.get(i)).unwrap_or("").to_string();
         match parse_row(&get, today) {
             Ok(p) => {
                 if let Some(first) = seen.insert(p.cid.as_str().to_string(), line) {
-                    errors.push(RowError {
-                        line,
-                        reason: format!("CID {} already appears on line {first}", p.cid),
-                    });
+                    errors.push(RowError { line, reason: format!("CID {} already appears on line {first}", p.cid) });
                 } else {
                     people.push(p);
                 }
@@ -218,11 +181,7 @@ pub fn parse_csv<R: std::io::Read>(
             Err(reason) => errors.push(RowError { line, reason }),
         }
     }
-    if errors.is_empty() {
-        Ok(people)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(people) } else { Err(errors) }
 }
 
 fn parse_row(get: &dyn Fn(&str) -> String, today: Date) -> Result<Person, String> {
@@ -257,8 +216,8 @@ fn parse_row(get: &dyn Fn(&str) -> String, today: Date) -> Result<Person, String
         other => return Err(format!("sex {other:?} must be M, F or X")),
     };
     let dz_in = get("dzongkhag");
-    let dzongkhag = canonical_dzongkhag(&dz_in)
-        .ok_or_else(|| format!("dzongkhag {dz_in:?} is not one of the 20 dzongkhags"))?;
+    let dzongkhag =
+        canonical_dzongkhag(&dz_in).ok_or_else(|| format!("dzongkhag {dz_in:?} is not one of the 20 dzongkhags"))?;
     let status = match get("status").to_ascii_lowercase().as_str() {
         s @ ("alive" | "deceased") => s.to_string(),
         other => return Err(format!("status {other:?} must be alive or deceased")),
@@ -285,12 +244,7 @@ pub fn canonical_dzongkhag(s: &str) -> Option<&'static str> {
         .iter()
         .copied()
         .find(|d| d.to_lowercase() == lower)
-        .or_else(|| {
-            DZONGKHAG_ALIASES
-                .iter()
-                .find(|(a, _)| *a == lower)
-                .map(|(_, d)| *d)
-        })
+        .or_else(|| DZONGKHAG_ALIASES.iter().find(|(a, _)| *a == lower).map(|(_, d)| *d))
 }
 
 #[cfg(test)]
@@ -298,7 +252,8 @@ mod tests {
     use super::*;
     use time::macros::date;
 
-    const HEADER: &str = "cid,given_name,middle_name,family_name,date_of_birth,sex,dzongkhag,gewog,village,household_number,status\n";
+    const HEADER: &str =
+        "cid,given_name,middle_name,family_name,date_of_birth,sex,dzongkhag,gewog,village,household_number,status\n";
 
     #[test]
     fn good_file_parses() {
@@ -335,15 +290,9 @@ mod tests {
 
     #[test]
     fn header_problems_are_reported() {
-        let errs =
-            parse_csv("cid,given_name\n".as_bytes(), date!(2026 - 11 - 28), 100).unwrap_err();
+        let errs = parse_csv("cid,given_name\n".as_bytes(), date!(2026 - 11 - 28), 100).unwrap_err();
         assert!(errs[0].reason.contains("missing columns"));
-        let errs = parse_csv(
-            format!("{},extra\n", HEADER.trim()).as_bytes(),
-            date!(2026 - 11 - 28),
-            100,
-        )
-        .unwrap_err();
+        let errs = parse_csv(format!("{},extra\n", HEADER.trim()).as_bytes(), date!(2026 - 11 - 28), 100).unwrap_err();
         assert!(errs[0].reason.contains("unknown columns"));
     }
 }

@@ -15,9 +15,7 @@ use crate::error::{Error, Result};
 /// `n` random bytes.
 pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut b = [0u8; N];
-    SystemRandom::new()
-        .fill(&mut b)
-        .map_err(|_| Error::Crypto("the system random source failed".into()))?;
+    SystemRandom::new().fill(&mut b).map_err(|_| Error::Crypto("the system random source failed".into()))?;
     Ok(b)
 }
 
@@ -33,10 +31,7 @@ pub fn random_id() -> Result<String> {
 
 /// SHA-256 of a high-entropy secret, hex.
 pub fn hash_secret(secret: &str) -> String {
-    hex::encode(ring::digest::digest(
-        &ring::digest::SHA256,
-        secret.as_bytes(),
-    ))
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, secret.as_bytes()))
 }
 
 /// Compares a presented secret with a stored hash in constant time.
@@ -77,11 +72,7 @@ pub fn human_code(groups: usize) -> Result<String> {
 
 /// Normalizes what a person typed as a code: upper case, without spaces and dashes.
 pub fn normalize_code(typed: &str) -> String {
-    typed
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .flat_map(char::to_uppercase)
-        .collect()
+    typed.chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_uppercase).collect()
 }
 
 #[cfg(test)]

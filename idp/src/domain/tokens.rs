@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     UnixTime,
+    authorize::OIDC_SCOPES,
     client::{Client, GrantType, Scope},
 };
 use crate::error::{OAuthError, OAuthErrorKind};
@@ -83,23 +84,23 @@ pub fn client_credentials(
     issuer: &str,
 ) -> Result<ClientCredentialsGrant, OAuthError> {
     if !client.allows_grant(GrantType::ClientCredentials) {
-        return Err(OAuthError::unauthorized_client(
-            "this client may not use the client_credentials grant",
-        ));
+        return Err(OAuthError::unauthorized_client("this client may not use the client_credentials grant"));
     }
+    // Login scopes (openid, profile, ...) describe a citizen; they mean nothing without one.
+    let api_scopes =
+        Scope::parse(&client.metadata.scope.iter().filter(|s| !OIDC_SCOPES.contains(s)).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
     let scope = match requested_scope {
         Some(s) => Scope::parse(s).map_err(|_| OAuthError::invalid_scope("malformed scope"))?,
-        None => client.metadata.scope.clone(),
+        None => api_scopes.clone(),
     };
-    if !scope.is_subset(&client.metadata.scope) {
+    if scope.iter().any(|s| OIDC_SCOPES.contains(&s)) {
         return Err(OAuthError::invalid_scope(
-            "the requested scope exceeds what this client is registered for",
+            "login scopes such as openid are not available through client_credentials",
         ));
     }
-    if scope.contains("openid") {
-        return Err(OAuthError::invalid_scope(
-            "openid is not available through client_credentials",
-        ));
+    if !scope.is_subset(&api_scopes) {
+        return Err(OAuthError::invalid_scope("the requested scope exceeds what this client is registered for"));
     }
     let aud = audience(client, resources, issuer)?;
     Ok(ClientCredentialsGrant { scope, aud })
@@ -107,11 +108,7 @@ pub fn client_credentials(
 
 /// The audience for a token: the requested resources (RFC 8707), each registered for the
 /// client; else all the client's registered resources; else the issuer.
-pub fn audience(
-    client: &Client,
-    requested: &[String],
-    issuer: &str,
-) -> Result<Audience, OAuthError> {
+pub fn audience(client: &Client, requested: &[String], issuer: &str) -> Result<Audience, OAuthError> {
     let allowed = &client.metadata.resources;
     if requested.is_empty() {
         return Ok(match allowed.as_slice() {
@@ -161,11 +158,7 @@ pub fn client_credentials_claims(
 
 /// What introspection reports about an access token whose signature and issuer checked out
 /// (RFC 7662 2.2). Inactive for expired or revoked tokens.
-pub fn introspect_access_token(
-    claims: &AccessTokenClaims,
-    revoked: bool,
-    now: UnixTime,
-) -> serde_json::Value {
+pub fn introspect_access_token(claims: &AccessTokenClaims, revoked: bool, now: UnixTime) -> serde_json::Value {
     if revoked || claims.exp <= now || claims.iat > now + 60 {
         return serde_json::json!({"active": false});
     }
@@ -226,11 +219,8 @@ mod tests {
 
     #[test]
     fn client_credentials_grants_within_registration() {
-        let c = client(
-            vec![GrantType::ClientCredentials],
-            "registry.read epis.write",
-            vec!["https://epis.gov.bt".into()],
-        );
+        let c =
+            client(vec![GrantType::ClientCredentials], "registry.read epis.write", vec!["https://epis.gov.bt".into()]);
         let g = client_credentials(&c, Some("registry.read"), &[], "https://id.gov.bt").unwrap();
         assert_eq!(g.scope.to_string(), "registry.read");
         assert_eq!(g.aud, Audience::One("https://epis.gov.bt".into()));
@@ -255,17 +245,8 @@ mod tests {
         let c = client(vec![GrantType::ClientCredentials], "a", vec![]);
         let g = client_credentials(&c, None, &[], "i").unwrap();
         let claims = client_credentials_claims(&c, g, "i", "j1".into(), 1000, 300);
-        assert_eq!(
-            introspect_access_token(&claims, false, 1100)["active"],
-            true
-        );
-        assert_eq!(
-            introspect_access_token(&claims, true, 1100)["active"],
-            false
-        );
-        assert_eq!(
-            introspect_access_token(&claims, false, 1300)["active"],
-            false
-        );
+        assert_eq!(introspect_access_token(&claims, false, 1100)["active"], true);
+        assert_eq!(introspect_access_token(&claims, true, 1100)["active"], false);
+        assert_eq!(introspect_access_token(&claims, false, 1300)["active"], false);
     }
 }

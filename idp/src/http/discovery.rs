@@ -16,12 +16,7 @@ use crate::{
 pub fn document(idp: &Idp) -> serde_json::Value {
     let u = |p: &str| idp.url(p);
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
-    let auth_methods = [
-        "private_key_jwt",
-        "client_secret_basic",
-        "client_secret_post",
-        "none",
-    ];
+    let auth_methods = ["private_key_jwt", "client_secret_basic", "client_secret_post", "none"];
     let assertion_algs = ["ES256", "ES384", "PS256", "PS384", "RS256", "EdDSA"];
     serde_json::json!({
         "issuer": idp.issuer(),
@@ -76,17 +71,11 @@ pub struct Discovery(pub Bytes);
 fn json_bytes(body: Bytes, max_age: u64) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
         h.insert(header::CACHE_CONTROL, v);
     }
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     r
 }
 
@@ -101,9 +90,6 @@ pub async fn openid_configuration(
 /// `GET /jwks`.
 pub async fn jwks(State(idp): State<AppState>) -> Response {
     let mut r = json_bytes(idp.keyring.snapshot().jwks(), idp.config.keys.jwks_max_age);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/jwk-set+json"),
-    );
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
     r
 }

@@ -19,17 +19,13 @@ impl IntoResponse for OAuthError {
             TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
-        let body =
-            serde_json::json!({"error": self.kind.as_str(), "error_description": self.description});
+        let body = serde_json::json!({"error": self.kind.as_str(), "error_description": self.description});
         let mut resp = (status, Json(body)).into_response();
         let h = resp.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match self.kind {
             InvalidClient => {
-                h.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"drukyul-id\""),
-                );
+                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"drukyul-id\""));
             }
             InvalidToken | InsufficientScope => {
                 let v = format!("Bearer error=\"{}\"", self.kind.as_str());
@@ -49,8 +45,7 @@ impl IntoResponse for Error {
             Error::OAuth(e) => e.into_response(),
             Error::RateLimited { retry_after } => {
                 let mut r =
-                    OAuthError::new(OAuthErrorKind::TemporarilyUnavailable, "too many requests")
-                        .into_response();
+                    OAuthError::new(OAuthErrorKind::TemporarilyUnavailable, "too many requests").into_response();
                 *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
                 if let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
                     r.headers_mut().insert(header::RETRY_AFTER, v);
@@ -62,18 +57,14 @@ impl IntoResponse for Error {
                 Json(serde_json::json!({"error": "invalid_request", "error_description": msg})),
             )
                 .into_response(),
-            Error::NotFound(msg) => (
-                StatusCode::NOT_FOUND,
-                Json(serde_json::json!({"error": "not_found", "error_description": msg})),
-            )
-                .into_response(),
+            Error::NotFound(msg) => {
+                (StatusCode::NOT_FOUND, Json(serde_json::json!({"error": "not_found", "error_description": msg})))
+                    .into_response()
+            }
             Error::Db(e) => {
                 tracing::error!(error = %e, "database error");
-                OAuthError::new(
-                    OAuthErrorKind::TemporarilyUnavailable,
-                    "the service is temporarily unavailable",
-                )
-                .into_response()
+                OAuthError::new(OAuthErrorKind::TemporarilyUnavailable, "the service is temporarily unavailable")
+                    .into_response()
             }
             other => {
                 tracing::error!(error = %other, "internal error");

@@ -24,9 +24,7 @@ impl OAuthForm {
         let mut map = HashMap::new();
         for (k, v) in url::form_urlencoded::parse(body) {
             if map.insert(k.to_string(), v.into_owned()).is_some() {
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter {k} is repeated"
-                )));
+                return Err(OAuthError::invalid_request(format!("parameter {k} is repeated")));
             }
         }
         Ok(Self(map))
@@ -34,10 +32,7 @@ impl OAuthForm {
     /// The client credentials this form presents together with the Authorization header.
     pub fn presented(&self, parts_auth: Option<&str>) -> Result<Presented, OAuthError> {
         Ok(Presented {
-            basic: parts_auth
-                .map(Presented::parse_basic)
-                .transpose()?
-                .flatten(),
+            basic: parts_auth.map(Presented::parse_basic).transpose()?.flatten(),
             client_id: self.get("client_id").map(str::to_string),
             client_secret: self.get("client_secret").map(str::to_string),
             assertion_type: self.get("client_assertion_type").map(str::to_string),
@@ -49,22 +44,14 @@ impl OAuthForm {
 impl<S: Send + Sync> FromRequest<S> for OAuthForm {
     type Rejection = OAuthError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let ct = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let mime = ct.split(';').next().unwrap_or("").trim();
         if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-            return Err(OAuthError::invalid_request(
-                "the body must be application/x-www-form-urlencoded",
-            ));
+            return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
         }
         let body = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|_| {
-                OAuthError::invalid_request("the request body could not be read or is too large")
-            })?;
+            .map_err(|_| OAuthError::invalid_request("the request body could not be read or is too large"))?;
         Self::parse(&body)
     }
 }
@@ -77,11 +64,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_default(),
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default(),
         ))
     }
 }
@@ -93,13 +76,7 @@ pub struct AuthHeader(pub Option<String>);
 impl<S: Send + Sync> FromRequestParts<S> for AuthHeader {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(AuthHeader(
-            parts
-                .headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
-        ))
+        Ok(AuthHeader(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string)))
     }
 }
 

@@ -33,15 +33,9 @@ pub fn app(state: AppState) -> Router {
     let doc = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .route(
-            "/.well-known/openid-configuration",
-            get(discovery::openid_configuration),
-        )
+        .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/jwks", get(discovery::jwks))
-        .route(
-            "/authorize",
-            get(pages::authorize_get).post(pages::authorize_post),
-        )
+        .route("/authorize", get(pages::authorize_get).post(pages::authorize_post))
         .route("/authorize/continue", get(pages::authorize_continue))
         .route("/par", post(token::par))
         .route("/userinfo", get(token::userinfo).post(token::userinfo))
@@ -52,10 +46,7 @@ pub fn app(state: AppState) -> Router {
         .route("/activate", get(pages::activate_page))
         .route("/activate/start", post(pages::activate_start))
         .route("/activate/finish", post(pages::activate_finish))
-        .route(
-            "/consent",
-            get(pages::consent_page).post(pages::consent_submit),
-        )
+        .route("/consent", get(pages::consent_page).post(pages::consent_submit))
         .route("/account", get(pages::account_page))
         .route("/account/passkeys/start", post(pages::passkey_add_start))
         .route("/account/passkeys/finish", post(pages::passkey_add_finish))
@@ -79,10 +70,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
@@ -95,25 +83,15 @@ fn static_asset(body: &'static str, content_type: &'static str) -> axum::respons
         response::IntoResponse,
     };
     let mut r = body.into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     r
 }
 
 async fn static_css() -> axum::response::Response {
-    static_asset(
-        include_str!("../../static/app.css"),
-        "text/css; charset=utf-8",
-    )
+    static_asset(include_str!("../../static/app.css"), "text/css; charset=utf-8")
 }
 
 async fn static_js() -> axum::response::Response {
-    static_asset(
-        include_str!("../../static/passkey.js"),
-        "text/javascript; charset=utf-8",
-    )
+    static_asset(include_str!("../../static/passkey.js"), "text/javascript; charset=utf-8")
 }

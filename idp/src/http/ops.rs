@@ -28,9 +28,6 @@ pub async fn readyz(State(idp): State<AppState>) -> Response {
 /// Prometheus text format.
 pub async fn metrics(State(idp): State<AppState>) -> Response {
     let mut r = idp.metrics.render().into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     r
 }

@@ -60,11 +60,8 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 impl<S: Send + Sync> FromRequestParts<S> for Browser {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let existing = cookie(&parts.headers, BROWSER).filter(|v| {
-            v.len() == 43
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        });
+        let existing = cookie(&parts.headers, BROWSER)
+            .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         let (id, fresh) = match existing {
             Some(v) => (v, false),
             None => (secrets::random_token().unwrap_or_default(), true),
@@ -79,22 +76,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Browser {
                 .get(header::ACCEPT_LANGUAGE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
-            path: parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_else(|| "/".into()),
+            path: parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
         })
     }
 }
 
 impl Browser {
     fn lang(&self, ui_locales: Option<&str>) -> Lang {
-        Lang::negotiate(
-            ui_locales,
-            self.lang_cookie.as_deref(),
-            self.accept_language.as_deref(),
-        )
+        Lang::negotiate(ui_locales, self.lang_cookie.as_deref(), self.accept_language.as_deref())
     }
     async fn session(&self, idp: &Idp, now: i64) -> Result<Option<SessionRow>> {
         login::session(idp, self.session.as_deref(), now).await
@@ -102,11 +91,7 @@ impl Browser {
 }
 
 fn cookie_attrs(idp: &Idp, max_age: i64) -> String {
-    let secure = if idp.config.is_localhost() {
-        ""
-    } else {
-        "; Secure"
-    };
+    let secure = if idp.config.is_localhost() { "" } else { "; Secure" };
     format!("; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
 
@@ -119,13 +104,9 @@ fn set_cookie(resp: &mut Response, value: String) {
 /// Finishes a page response: sets the browser cookie when new, forbids caching.
 fn finish(idp: &Idp, b: &Browser, mut resp: Response) -> Response {
     if b.fresh {
-        set_cookie(
-            &mut resp,
-            format!("{BROWSER}={}{}", b.id, cookie_attrs(idp, 400 * 24 * 3600)),
-        );
+        set_cookie(&mut resp, format!("{BROWSER}={}{}", b.id, cookie_attrs(idp, 400 * 24 * 3600)));
     }
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -136,6 +117,13 @@ fn csrf_token(idp: &Idp, b: &Browser) -> String {
 
 fn csrf_ok(idp: &Idp, b: &Browser, presented: Option<&str>) -> bool {
     !b.fresh && presented.is_some_and(|p| p.as_bytes().ct_eq(csrf_token(idp, b).as_bytes()).into())
+}
+
+/// Lets this page's form redirect to `target` (see `middleware::csp_with_form_target`).
+fn with_form_target(resp: &mut Response, target: &str) {
+    if let Ok(v) = HeaderValue::from_str(&super::middleware::csp_with_form_target(target)) {
+        resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
 }
 
 fn render(tpl: impl Template) -> Response {
@@ -163,14 +151,7 @@ struct MessagePage<'a> {
 }
 
 /// An error page (never a redirect).
-fn message(
-    idp: &Idp,
-    b: &Browser,
-    status: StatusCode,
-    heading_key: &str,
-    message: String,
-    hint_key: &str,
-) -> Response {
+fn message(idp: &Idp, b: &Browser, status: StatusCode, heading_key: &str, message: String, hint_key: &str) -> Response {
     let t = idp.i18n.t(b.lang(None));
     let page = MessagePage {
         t,
@@ -179,11 +160,7 @@ fn message(
         back: b.path.clone(),
         heading: t.get(heading_key).to_string(),
         message,
-        hint: if hint_key.is_empty() {
-            String::new()
-        } else {
-            t.get(hint_key).to_string()
-        },
+        hint: if hint_key.is_empty() { String::new() } else { t.get(hint_key).to_string() },
         confirm_logout: false,
         hidden: vec![],
     };
@@ -195,31 +172,34 @@ fn message(
 fn error_page(idp: &Idp, b: &Browser, msg: &str) -> Response {
     let t = idp.i18n.t(b.lang(None));
     if msg == "expired" {
-        return message(
-            idp,
-            b,
-            StatusCode::BAD_REQUEST,
-            "error.title",
-            t.get("error.expired").to_string(),
-            "",
-        );
+        return message(idp, b, StatusCode::BAD_REQUEST, "error.title", t.get("error.expired").to_string(), "");
     }
-    message(
-        idp,
-        b,
-        StatusCode::BAD_REQUEST,
-        "error.title",
-        msg.to_string(),
-        "error.back",
-    )
+    message(idp, b, StatusCode::BAD_REQUEST, "error.title", msg.to_string(), "error.back")
+}
+
+/// `path?req=<id>` with the id percent-encoded: it may come from the query string, and a raw
+/// value could break the Location header.
+fn with_req(path: &str, id: &str) -> String {
+    let enc: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    format!("{path}?req={enc}")
+}
+
+/// A path safe to redirect to: local, absolute, and without anything a browser would
+/// reinterpret (backslashes, control characters or whitespace that it strips to form `//host`).
+fn local_path(p: &str) -> Option<&str> {
+    let ok = p.starts_with('/')
+        && !p.starts_with("//")
+        && p.len() < 2048
+        && !p.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace());
+    ok.then_some(p)
 }
 
 fn step_response(idp: &Idp, b: &Browser, step: Step) -> Response {
     let r = match step {
         Step::Redirect(url) => Redirect::to(&url).into_response(),
         Step::ErrorPage(msg) => return error_page(idp, b, &msg),
-        Step::Login(id) => Redirect::to(&format!("/login?req={id}")).into_response(),
-        Step::Consent(id) => Redirect::to(&format!("/consent?req={id}")).into_response(),
+        Step::Login(id) => Redirect::to(&with_req("/login", &id)).into_response(),
+        Step::Consent(id) => Redirect::to(&with_req("/consent", &id)).into_response(),
     };
     finish(idp, b, r)
 }
@@ -236,11 +216,7 @@ pub async fn authorize_get(
 }
 
 /// `POST /authorize` (form-encoded, OIDC Core 3.1.2.1).
-pub async fn authorize_post(
-    State(idp): State<AppState>,
-    b: Browser,
-    form: OAuthForm,
-) -> Result<Response> {
+pub async fn authorize_post(State(idp): State<AppState>, b: Browser, form: OAuthForm) -> Result<Response> {
     authorize(idp, b, form.0.into_iter().collect()).await
 }
 
@@ -298,19 +274,12 @@ pub async fn login_page(
     let now = domain::now();
     let req_id = q.get("req").cloned().unwrap_or_default();
     let (client_name, hint, locales) = if req_id.is_empty() {
-        (
-            idp.i18n.t(b.lang(None)).get("site.name").to_string(),
-            String::new(),
-            None,
-        )
+        (idp.i18n.t(b.lang(None)).get("site.name").to_string(), String::new(), None)
     } else {
         match oidc::load_request(&idp, &req_id, &b.id, now).await? {
             Some((req, client)) => (
                 client.metadata.client_name.clone(),
-                req.login_hint
-                    .clone()
-                    .filter(|h| domain::cid::Cid::parse(h).is_ok())
-                    .unwrap_or_default(),
+                req.login_hint.clone().filter(|h| domain::cid::Cid::parse(h).is_ok()).unwrap_or_default(),
                 req.ui_locales.clone(),
             ),
             None => return Ok(error_page(&idp, &b, "expired")),
@@ -330,8 +299,7 @@ pub async fn login_page(
 
 fn json_error(status: StatusCode, msg: &str) -> Response {
     let mut r = (status, Json(serde_json::json!({"error": msg}))).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
@@ -342,10 +310,7 @@ fn json_fail(e: Error) -> Response {
         Error::Invalid(m) => json_error(StatusCode::BAD_REQUEST, &m),
         Error::NotFound(m) => json_error(StatusCode::NOT_FOUND, &m),
         Error::RateLimited { retry_after } => {
-            let mut r = json_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many attempts; wait a minute and try again",
-            );
+            let mut r = json_error(StatusCode::TOO_MANY_REQUESTS, "too many attempts; wait a minute and try again");
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
@@ -388,9 +353,7 @@ pub async fn login_start(
     }
     .await;
     match r {
-        Ok((ceremony, options)) => {
-            Json(serde_json::json!({"ceremony": ceremony, "options": options})).into_response()
-        }
+        Ok((ceremony, options)) => Json(serde_json::json!({"ceremony": ceremony, "options": options})).into_response(),
         Err(e) => json_fail(e),
     }
 }
@@ -404,11 +367,7 @@ struct LoginFinish {
 }
 
 fn session_cookie(idp: &Idp, s: &login::NewSession, now: i64) -> String {
-    format!(
-        "{SESSION}={}{}",
-        s.token,
-        cookie_attrs(idp, (s.expires_at - now).max(0))
-    )
+    format!("{SESSION}={}{}", s.token, cookie_attrs(idp, (s.expires_at - now).max(0)))
 }
 
 /// `POST /login/passkey/finish`: on success sets the session cookie and says where to go.
@@ -458,12 +417,8 @@ struct ActivatePage<'a> {
 
 /// `GET /activate`.
 pub async fn activate_page(State(idp): State<AppState>, b: Browser) -> Response {
-    let page = ActivatePage {
-        t: idp.i18n.t(b.lang(None)),
-        csrf: csrf_token(&idp, &b),
-        script: true,
-        back: b.path.clone(),
-    };
+    let page =
+        ActivatePage { t: idp.i18n.t(b.lang(None)), csrf: csrf_token(&idp, &b), script: true, back: b.path.clone() };
     finish(&idp, &b, render(page))
 }
 
@@ -490,9 +445,7 @@ pub async fn activate_start(
     }
     .await;
     match r {
-        Ok((ceremony, options)) => {
-            Json(serde_json::json!({"ceremony": ceremony, "options": options})).into_response()
-        }
+        Ok((ceremony, options)) => Json(serde_json::json!({"ceremony": ceremony, "options": options})).into_response(),
         Err(e) => json_fail(e),
     }
 }
@@ -553,23 +506,16 @@ struct ConsentPage<'a> {
 }
 
 /// `GET /consent?req=`.
-pub async fn consent_page(
-    State(idp): State<AppState>,
-    b: Browser,
-    Query(q): Query<ReqQuery>,
-) -> Result<Response> {
+pub async fn consent_page(State(idp): State<AppState>, b: Browser, Query(q): Query<ReqQuery>) -> Result<Response> {
     let now = domain::now();
     let Some(s) = b.session(&idp, now).await? else {
-        return Ok(finish(
-            &idp,
-            &b,
-            Redirect::to(&format!("/login?req={}", q.req)).into_response(),
-        ));
+        return Ok(finish(&idp, &b, Redirect::to(&with_req("/login", &q.req)).into_response()));
     };
     let Some(view) = oidc::consent_view(&idp, &q.req, &b.id, now).await? else {
         return Ok(error_page(&idp, &b, "expired"));
     };
     let person = person_of(&idp, &s.account_id).await?;
+    let view_redirect = view.redirect_uri.clone();
     let t = idp.i18n.t(b.lang(view.ui_locales.as_deref()));
     let claims = view
         .claims
@@ -584,18 +530,10 @@ pub async fn consent_page(
                 .and_then(|p| domain::claims::value(name, p))
                 .map(|v| match v {
                     serde_json::Value::String(s) => s,
-                    other => other
-                        .get("formatted")
-                        .and_then(|f| f.as_str())
-                        .map(str::to_string)
-                        .unwrap_or_default(),
+                    other => other.get("formatted").and_then(|f| f.as_str()).map(str::to_string).unwrap_or_default(),
                 })
                 .unwrap_or_default();
-            ClaimLine {
-                label: t.get(&format!("claim.{name}")).to_string(),
-                value,
-                verified,
-            }
+            ClaimLine { label: t.get(&format!("claim.{name}")).to_string(), value, verified }
         })
         .collect();
     let page = ConsentPage {
@@ -604,10 +542,12 @@ pub async fn consent_page(
         script: false,
         back: b.path.clone(),
         req: q.req,
-        client_name: view.client_name,
+        client_name: view.client_name.clone(),
         claims,
     };
-    Ok(finish(&idp, &b, render(page)))
+    let mut resp = render(page);
+    with_form_target(&mut resp, &view_redirect);
+    Ok(finish(&idp, &b, resp))
 }
 
 async fn person_of(idp: &Idp, account_id: &str) -> Result<Option<domain::registry::Person>> {
@@ -621,11 +561,7 @@ async fn person_of(idp: &Idp, account_id: &str) -> Result<Option<domain::registr
 }
 
 /// `POST /consent`.
-pub async fn consent_submit(
-    State(idp): State<AppState>,
-    b: Browser,
-    form: OAuthForm,
-) -> Result<Response> {
+pub async fn consent_submit(State(idp): State<AppState>, b: Browser, form: OAuthForm) -> Result<Response> {
     let now = domain::now();
     if !csrf_ok(&idp, &b, form.get("csrf")) {
         return Ok(message(
@@ -639,11 +575,7 @@ pub async fn consent_submit(
     }
     let req = form.get("req").unwrap_or("").to_string();
     let Some(s) = b.session(&idp, now).await? else {
-        return Ok(finish(
-            &idp,
-            &b,
-            Redirect::to(&format!("/login?req={req}")).into_response(),
-        ));
+        return Ok(finish(&idp, &b, Redirect::to(&with_req("/login", &req)).into_response()));
     };
     let allow = match form.get("decision") {
         Some("allow") => true,
@@ -697,12 +629,7 @@ struct AccountPage<'a> {
 fn date(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|d| {
-            d.format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute] UTC"
-            ))
-            .ok()
-        })
+        .and_then(|d| d.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok())
         .unwrap_or_default()
 }
 
@@ -713,9 +640,8 @@ pub async fn account_page(State(idp): State<AppState>, b: Browser) -> Result<Res
         return Ok(finish(&idp, &b, Redirect::to("/login").into_response()));
     };
     let t = idp.i18n.t(b.lang(None));
-    let account = store::login::account(&idp.db, &s.account_id)
-        .await?
-        .ok_or_else(|| Error::internal("account vanished"))?;
+    let account =
+        store::login::account(&idp.db, &s.account_id).await?.ok_or_else(|| Error::internal("account vanished"))?;
     let person = person_of(&idp, &s.account_id).await?;
     let passkeys = store::login::credentials_of(&idp.db, &s.account_id)
         .await?
@@ -742,13 +668,7 @@ pub async fn account_page(State(idp): State<AppState>, b: Browser) -> Result<Res
         let names: Vec<String> = serde_json::from_str(&c.claims).unwrap_or_default();
         let claims = names
             .iter()
-            .map(|n| {
-                t.get(&format!(
-                    "claim.{}",
-                    n.strip_prefix("verified:").unwrap_or(n)
-                ))
-                .to_string()
-            })
+            .map(|n| t.get(&format!("claim.{}", n.strip_prefix("verified:").unwrap_or(n))).to_string())
             .collect::<Vec<_>>()
             .join(", ");
         consents.push(ConsentLine {
@@ -774,11 +694,7 @@ pub async fn account_page(State(idp): State<AppState>, b: Browser) -> Result<Res
                 .map(|c| c.metadata.client_name.clone())
                 .unwrap_or(e.body.client_id.clone())
         };
-        activity.push(ActivityLine {
-            when: date(e.at),
-            what,
-            service,
-        });
+        activity.push(ActivityLine { when: date(e.at), what, service });
     }
     let page = AccountPage {
         t,
@@ -819,14 +735,9 @@ async fn account_form(
 fn back_to_account(idp: &Idp, b: &Browser, r: Result<()>) -> Result<Response> {
     match r {
         Ok(()) => Ok(finish(idp, b, Redirect::to("/account").into_response())),
-        Err(Error::Invalid(m)) | Err(Error::NotFound(m)) => Ok(message(
-            idp,
-            b,
-            StatusCode::BAD_REQUEST,
-            "error.title",
-            m,
-            "",
-        )),
+        Err(Error::Invalid(m)) | Err(Error::NotFound(m)) => {
+            Ok(message(idp, b, StatusCode::BAD_REQUEST, "error.title", m, ""))
+        }
         Err(e) => Err(e),
     }
 }
@@ -865,8 +776,7 @@ pub async fn passkey_remove(
         Ok(s) => s,
         Err(r) => return Ok(r),
     };
-    let r =
-        login::remove_passkey(&idp, &s, form.get("id").unwrap_or(""), &ip.0, domain::now()).await;
+    let r = login::remove_passkey(&idp, &s, form.get("id").unwrap_or(""), &ip.0, domain::now()).await;
     back_to_account(&idp, &b, r)
 }
 
@@ -881,37 +791,21 @@ pub async fn consent_revoke(
         Ok(s) => s,
         Err(r) => return Ok(r),
     };
-    let r = login::revoke_consent(
-        &idp,
-        &s,
-        form.get("client_id").unwrap_or(""),
-        &ip.0,
-        domain::now(),
-    )
-    .await;
+    let r = login::revoke_consent(&idp, &s, form.get("client_id").unwrap_or(""), &ip.0, domain::now()).await;
     back_to_account(&idp, &b, r)
 }
 
 /// `POST /account/passkeys/start`.
-pub async fn passkey_add_start(
-    State(idp): State<AppState>,
-    b: Browser,
-    headers: HeaderMap,
-) -> Result<Response> {
+pub async fn passkey_add_start(State(idp): State<AppState>, b: Browser, headers: HeaderMap) -> Result<Response> {
     if !csrf_ok(&idp, &b, csrf_header(&headers)) {
-        return Ok(json_error(
-            StatusCode::FORBIDDEN,
-            "the page has expired; reload it",
-        ));
+        return Ok(json_error(StatusCode::FORBIDDEN, "the page has expired; reload it"));
     }
     let now = domain::now();
     let Some(s) = b.session(&idp, now).await? else {
         return Ok(json_error(StatusCode::UNAUTHORIZED, "please sign in again"));
     };
     Ok(match login::add_passkey_start(&idp, &s, now).await {
-        Ok((ceremony, options)) => {
-            Json(serde_json::json!({"ceremony": ceremony, "options": options})).into_response()
-        }
+        Ok((ceremony, options)) => Json(serde_json::json!({"ceremony": ceremony, "options": options})).into_response(),
         Err(e) => json_fail(e),
     })
 }
@@ -925,10 +819,7 @@ pub async fn passkey_add_finish(
     body: axum::body::Bytes,
 ) -> Result<Response> {
     if !csrf_ok(&idp, &b, csrf_header(&headers)) {
-        return Ok(json_error(
-            StatusCode::FORBIDDEN,
-            "the page has expired; reload it",
-        ));
+        return Ok(json_error(StatusCode::FORBIDDEN, "the page has expired; reload it"));
     }
     let now = domain::now();
     let Some(s) = b.session(&idp, now).await? else {
@@ -936,16 +827,7 @@ pub async fn passkey_add_finish(
     };
     let r = async {
         let req: RegisterFinish = parse_json(&body)?;
-        login::add_passkey_finish(
-            &idp,
-            &s,
-            &req.ceremony,
-            &req.credential,
-            &req.name,
-            &ip.0,
-            now,
-        )
-        .await
+        login::add_passkey_finish(&idp, &s, &req.ceremony, &req.credential, &req.name, &ip.0, now).await
     }
     .await;
     Ok(match r {
@@ -973,14 +855,7 @@ pub async fn account_logout(
     };
     oidc::end_session(&idp, &s, &ip.0, domain::now()).await?;
     let t = idp.i18n.t(b.lang(None));
-    let mut r = message(
-        &idp,
-        &b,
-        StatusCode::OK,
-        "logout.title",
-        t.get("logout.done").to_string(),
-        "",
-    );
+    let mut r = message(&idp, &b, StatusCode::OK, "logout.title", t.get("logout.done").to_string(), "");
     clear_session(&idp, &mut r);
     Ok(r)
 }
@@ -995,12 +870,7 @@ pub async fn logout_get(
 }
 
 /// `POST /logout`: RP-initiated logout by form, or the citizen's confirmation.
-pub async fn logout_post(
-    State(idp): State<AppState>,
-    b: Browser,
-    ip: ClientIp,
-    form: OAuthForm,
-) -> Result<Response> {
+pub async fn logout_post(State(idp): State<AppState>, b: Browser, ip: ClientIp, form: OAuthForm) -> Result<Response> {
     let confirmed = form.get("csrf").is_some();
     if confirmed && !csrf_ok(&idp, &b, form.get("csrf")) {
         return Ok(message(
@@ -1024,20 +894,11 @@ async fn logout(
     confirmed_from: Option<ClientIp>,
 ) -> Result<Response> {
     let now = domain::now();
-    let t = idp
-        .i18n
-        .t(b.lang(params.get("ui_locales").map(String::as_str)));
+    let t = idp.i18n.t(b.lang(params.get("ui_locales").map(String::as_str)));
     let req = match oidc::logout_request(&idp, &params).await? {
         Ok(r) => r,
         Err(msg) => {
-            return Ok(message(
-                &idp,
-                &b,
-                StatusCode::BAD_REQUEST,
-                "error.title",
-                msg,
-                "",
-            ));
+            return Ok(message(&idp, &b, StatusCode::BAD_REQUEST, "error.title", msg, ""));
         }
     };
     let session = b.session(&idp, now).await?;
@@ -1058,21 +919,18 @@ async fn logout(
                 confirm_logout: true,
                 hidden: params.into_iter().filter(|(k, _)| k != "csrf").collect(),
             };
-            return Ok(finish(&idp, &b, render(page)));
+            let mut resp = render(page);
+            if let Some(target) = &req.post_logout_redirect_uri {
+                with_form_target(&mut resp, target);
+            }
+            return Ok(finish(&idp, &b, resp));
         }
         let ip = confirmed_from.map(|i| i.0).unwrap_or_default();
         oidc::end_session(&idp, s, &ip, now).await?;
     }
     let mut resp = match oidc::after_logout(&idp, &req) {
         Some(url) => finish(&idp, &b, Redirect::to(&url).into_response()),
-        None => message(
-            &idp,
-            &b,
-            StatusCode::OK,
-            "logout.title",
-            t.get("logout.done").to_string(),
-            "",
-        ),
+        None => message(&idp, &b, StatusCode::OK, "logout.title", t.get("logout.done").to_string(), ""),
     };
     clear_session(&idp, &mut resp);
     Ok(resp)
@@ -1081,40 +939,22 @@ async fn logout(
 // ---- language ----
 
 /// `GET /lang?to=dz&back=/path`: remembers the language choice.
-pub async fn set_lang(
-    State(idp): State<AppState>,
-    b: Browser,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+pub async fn set_lang(State(idp): State<AppState>, b: Browser, Query(q): Query<HashMap<String, String>>) -> Response {
     let to = match q.get("to").map(String::as_str) {
         Some("dz") => "dz",
         _ => "en",
     };
     // Only local paths: never an open redirect.
-    let back = q
-        .get("back")
-        .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\'))
-        .cloned()
-        .unwrap_or_else(|| "/account".into());
+    let back = q.get("back").and_then(|p| local_path(p)).unwrap_or("/account").to_string();
     let mut r = Redirect::to(&back).into_response();
-    set_cookie(
-        &mut r,
-        format!("{LANG}={to}{}", cookie_attrs(&idp, 400 * 24 * 3600)),
-    );
+    set_cookie(&mut r, format!("{LANG}={to}{}", cookie_attrs(&idp, 400 * 24 * 3600)));
     finish(&idp, &b, r)
 }
 
 /// Fallback for unknown paths: a small 404 page.
 pub async fn not_found(State(idp): State<AppState>, b: Browser) -> Response {
     let t = idp.i18n.t(b.lang(None));
-    message(
-        &idp,
-        &b,
-        StatusCode::NOT_FOUND,
-        "error.title",
-        t.get("error.not_found").to_string(),
-        "",
-    )
+    message(&idp, &b, StatusCode::NOT_FOUND, "error.title", t.get("error.not_found").to_string(), "")
 }
 
 /// `GET /` : the account page for citizens.

@@ -15,9 +15,8 @@ use crate::{
 /// on the primary key; the loser re-reads the head and tries again, so the chain never forks.
 pub async fn append(db: &Db, key: &[u8; 32], entry: &NewEntry, now: UnixTime) -> Result<i64> {
     for _ in 0..50 {
-        let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(db.pool())
-            .await?;
+        let head =
+            sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(db.pool()).await?;
         let (prev_seq, prev_hash) = match head {
             Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
             None => (0, GENESIS.to_string()),

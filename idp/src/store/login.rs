@@ -54,12 +54,7 @@ pub async fn insert_request(
 }
 
 /// Consumes a pushed request (RFC 9126: single use, bound to the client that pushed it).
-pub async fn take_pushed(
-    db: &Db,
-    id: &str,
-    client_id: &str,
-    now: UnixTime,
-) -> Result<Option<String>> {
+pub async fn take_pushed(db: &Db, id: &str, client_id: &str, now: UnixTime) -> Result<Option<String>> {
     let r = sqlx::query(
         "UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND client_id = $3 AND pushed = 1 AND used_at IS NULL AND expires_at > $1 RETURNING params",
     )
@@ -142,38 +137,31 @@ fn account_row(r: &AnyRow) -> Result<AccountRow> {
 
 /// An account by id.
 pub async fn account(db: &Db, id: &str) -> Result<Option<AccountRow>> {
-    let r = sqlx::query("SELECT * FROM accounts WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?;
+    let r = sqlx::query("SELECT * FROM accounts WHERE id = $1").bind(id).fetch_optional(db.pool()).await?;
     r.as_ref().map(account_row).transpose()
 }
 
 /// An account by CID.
 pub async fn account_by_cid(db: &Db, cid: &str) -> Result<Option<AccountRow>> {
-    let r = sqlx::query("SELECT * FROM accounts WHERE cid = $1")
-        .bind(cid)
-        .fetch_optional(db.pool())
-        .await?;
+    let r = sqlx::query("SELECT * FROM accounts WHERE cid = $1").bind(cid).fetch_optional(db.pool()).await?;
     r.as_ref().map(account_row).transpose()
 }
 
 /// An account by WebAuthn user handle.
 pub async fn account_by_handle(db: &Db, handle: &str) -> Result<Option<AccountRow>> {
-    let r = sqlx::query("SELECT * FROM accounts WHERE user_handle = $1")
-        .bind(handle)
-        .fetch_optional(db.pool())
-        .await?;
+    let r = sqlx::query("SELECT * FROM accounts WHERE user_handle = $1").bind(handle).fetch_optional(db.pool()).await?;
     r.as_ref().map(account_row).transpose()
 }
 
 /// The account an unused, unexpired activation code belongs to (without consuming it).
 pub async fn code_account(db: &Db, code_hash: &str, now: UnixTime) -> Result<Option<String>> {
-    let r = sqlx::query("SELECT account_id FROM activation_codes WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2")
-        .bind(code_hash)
-        .bind(now)
-        .fetch_optional(db.pool())
-        .await?;
+    let r = sqlx::query(
+        "SELECT account_id FROM activation_codes WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(code_hash)
+    .bind(now)
+    .fetch_optional(db.pool())
+    .await?;
     Ok(r.map(|r| r.try_get("account_id")).transpose()?)
 }
 
@@ -237,7 +225,9 @@ async fn insert_credential_in(
         .bind(now)
         .execute(&mut **tx)
         .await
-        .map_err(|e| if is_unique_violation(&e) { Error::Invalid("this passkey is already registered".into()) } else { e.into() })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) { Error::Invalid("this passkey is already registered".into()) } else { e.into() }
+        })?;
     Ok(())
 }
 
@@ -279,40 +269,27 @@ fn cred_row(r: &AnyRow) -> Result<CredentialRow> {
 
 /// An account's passkeys, oldest first.
 pub async fn credentials_of(db: &Db, account_id: &str) -> Result<Vec<CredentialRow>> {
-    let rows =
-        sqlx::query("SELECT * FROM credentials WHERE account_id = $1 ORDER BY created_at, cred_id")
-            .bind(account_id)
-            .fetch_all(db.pool())
-            .await?;
+    let rows = sqlx::query("SELECT * FROM credentials WHERE account_id = $1 ORDER BY created_at, cred_id")
+        .bind(account_id)
+        .fetch_all(db.pool())
+        .await?;
     rows.iter().map(cred_row).collect()
 }
 
 /// One passkey.
 pub async fn credential(db: &Db, cred_id: &str) -> Result<Option<CredentialRow>> {
-    let r = sqlx::query("SELECT * FROM credentials WHERE cred_id = $1")
-        .bind(cred_id)
-        .fetch_optional(db.pool())
-        .await?;
+    let r = sqlx::query("SELECT * FROM credentials WHERE cred_id = $1").bind(cred_id).fetch_optional(db.pool()).await?;
     r.as_ref().map(cred_row).transpose()
 }
 
 /// Saves a passkey's updated counter/state after a login.
-pub async fn touch_credential(
-    db: &Db,
-    cred_id: &str,
-    passkey: Option<&str>,
-    now: UnixTime,
-) -> Result<()> {
+pub async fn touch_credential(db: &Db, cred_id: &str, passkey: Option<&str>, now: UnixTime) -> Result<()> {
     match passkey {
-        Some(p) => {
-            sqlx::query("UPDATE credentials SET passkey = $1, last_used_at = $2 WHERE cred_id = $3")
-                .bind(p)
-                .bind(now)
-                .bind(cred_id)
-        }
-        None => sqlx::query("UPDATE credentials SET last_used_at = $1 WHERE cred_id = $2")
+        Some(p) => sqlx::query("UPDATE credentials SET passkey = $1, last_used_at = $2 WHERE cred_id = $3")
+            .bind(p)
             .bind(now)
             .bind(cred_id),
+        None => sqlx::query("UPDATE credentials SET last_used_at = $1 WHERE cred_id = $2").bind(now).bind(cred_id),
     }
     .execute(db.pool())
     .await?;
@@ -320,12 +297,7 @@ pub async fn touch_credential(
 }
 
 /// Renames a passkey of the account.
-pub async fn rename_credential(
-    db: &Db,
-    account_id: &str,
-    cred_id: &str,
-    name: &str,
-) -> Result<bool> {
+pub async fn rename_credential(db: &Db, account_id: &str, cred_id: &str, name: &str) -> Result<bool> {
     let r = sqlx::query("UPDATE credentials SET name = $1 WHERE cred_id = $2 AND account_id = $3")
         .bind(name)
         .bind(cred_id)
@@ -349,9 +321,7 @@ pub async fn delete_credential(db: &Db, account_id: &str, cred_id: &str) -> Resu
     if r.rows_affected() == 1 {
         Ok(())
     } else {
-        Err(Error::Invalid(
-            "that passkey cannot be removed (it is your only one, or not yours)".into(),
-        ))
+        Err(Error::Invalid("that passkey cannot be removed (it is your only one, or not yours)".into()))
     }
 }
 
@@ -386,27 +356,20 @@ pub async fn put_ceremony(
 pub type Ceremony = (String, Option<String>, String);
 
 /// Consumes a ceremony of `kind` (single use); expired ones are not returned.
-pub async fn take_ceremony(
-    db: &Db,
-    id: &str,
-    kind: &str,
-    now: UnixTime,
-) -> Result<Option<Ceremony>> {
-    let r = sqlx::query("DELETE FROM ceremonies WHERE id = $1 AND kind = $2 RETURNING state, account_id, context, expires_at")
-        .bind(id)
-        .bind(kind)
-        .fetch_optional(db.pool())
-        .await?;
+pub async fn take_ceremony(db: &Db, id: &str, kind: &str, now: UnixTime) -> Result<Option<Ceremony>> {
+    let r = sqlx::query(
+        "DELETE FROM ceremonies WHERE id = $1 AND kind = $2 RETURNING state, account_id, context, expires_at",
+    )
+    .bind(id)
+    .bind(kind)
+    .fetch_optional(db.pool())
+    .await?;
     let Some(r) = r else { return Ok(None) };
     let exp: i64 = r.try_get("expires_at")?;
     if exp <= now {
         return Ok(None);
     }
-    Ok(Some((
-        r.try_get("state")?,
-        r.try_get("account_id")?,
-        r.try_get("context")?,
-    )))
+    Ok(Some((r.try_get("state")?, r.try_get("account_id")?, r.try_get("context")?)))
 }
 
 // ---- sessions ----
@@ -502,11 +465,13 @@ pub struct ConsentRow {
 
 /// The consent of an account for a client.
 pub async fn consent(db: &Db, account_id: &str, client_id: &str) -> Result<Option<ConsentRow>> {
-    let r = sqlx::query("SELECT client_id, scope, claims, granted_at FROM consents WHERE account_id = $1 AND client_id = $2")
-        .bind(account_id)
-        .bind(client_id)
-        .fetch_optional(db.pool())
-        .await?;
+    let r = sqlx::query(
+        "SELECT client_id, scope, claims, granted_at FROM consents WHERE account_id = $1 AND client_id = $2",
+    )
+    .bind(account_id)
+    .bind(client_id)
+    .fetch_optional(db.pool())
+    .await?;
     r.map(|r| {
         Ok(ConsentRow {
             client_id: r.try_get("client_id")?,
@@ -520,10 +485,12 @@ pub async fn consent(db: &Db, account_id: &str, client_id: &str) -> Result<Optio
 
 /// Every consent of an account.
 pub async fn consents_of(db: &Db, account_id: &str) -> Result<Vec<ConsentRow>> {
-    let rows = sqlx::query("SELECT client_id, scope, claims, granted_at FROM consents WHERE account_id = $1 ORDER BY client_id")
-        .bind(account_id)
-        .fetch_all(db.pool())
-        .await?;
+    let rows = sqlx::query(
+        "SELECT client_id, scope, claims, granted_at FROM consents WHERE account_id = $1 ORDER BY client_id",
+    )
+    .bind(account_id)
+    .fetch_all(db.pool())
+    .await?;
     rows.iter()
         .map(|r| {
             Ok(ConsentRow {
@@ -561,12 +528,7 @@ pub async fn put_consent(
 
 /// Withdraws a consent and revokes every grant (refresh-token family) of that client for the
 /// account, in one transaction. True if there was a consent.
-pub async fn revoke_consent(
-    db: &Db,
-    account_id: &str,
-    client_id: &str,
-    now: UnixTime,
-) -> Result<bool> {
+pub async fn revoke_consent(db: &Db, account_id: &str, client_id: &str, now: UnixTime) -> Result<bool> {
     let mut tx = db.pool().begin().await?;
     let r = sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
         .bind(account_id)
@@ -644,12 +606,7 @@ pub struct NewCode<'a> {
 }
 
 /// Stores a grant and the code that will activate it.
-pub async fn create_grant_and_code(
-    db: &Db,
-    g: &GrantRow,
-    c: &NewCode<'_>,
-    now: UnixTime,
-) -> Result<()> {
+pub async fn create_grant_and_code(db: &Db, g: &GrantRow, c: &NewCode<'_>, now: UnixTime) -> Result<()> {
     let mut tx = db.pool().begin().await?;
     sqlx::query(
         "INSERT INTO grants (id, account_id, client_id, session_sid, scope, claims, auth_time, acr, amr, created_at, expires_at) \
@@ -730,9 +687,7 @@ pub async fn redeem_code(db: &Db, code_hash: &str, now: UnixTime) -> Result<Rede
         });
     };
     let grant_id: String = r.try_get("grant_id")?;
-    let grant = grant(db, &grant_id)
-        .await?
-        .ok_or_else(|| Error::internal("code without grant"))?;
+    let grant = grant(db, &grant_id).await?.ok_or_else(|| Error::internal("code without grant"))?;
     Ok(Redeem::Fresh(Box::new(CodeRow {
         grant,
         redirect_uri: r.try_get("redirect_uri")?,
@@ -744,25 +699,18 @@ pub async fn redeem_code(db: &Db, code_hash: &str, now: UnixTime) -> Result<Rede
 
 /// A grant by id.
 pub async fn grant(db: &Db, id: &str) -> Result<Option<GrantRow>> {
-    let r = sqlx::query("SELECT * FROM grants WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?;
+    let r = sqlx::query("SELECT * FROM grants WHERE id = $1").bind(id).fetch_optional(db.pool()).await?;
     r.as_ref().map(grant_row).transpose()
 }
 
 /// True when the grant exists, is not revoked and has not expired.
 pub async fn grant_active(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
-    Ok(
-        sqlx::query(
-            "SELECT 1 FROM grants WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
-        )
+    Ok(sqlx::query("SELECT 1 FROM grants WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2")
         .bind(id)
         .bind(now)
         .fetch_optional(db.pool())
         .await?
-        .is_some(),
-    )
+        .is_some())
 }
 
 /// Revokes a grant (all its refresh tokens and, through introspection, its access tokens).
@@ -777,19 +725,12 @@ pub async fn revoke_grant(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
 
 /// The live grants that came from a session: (grant id, client id, account id).
 pub async fn grants_of_session(db: &Db, sid: &str) -> Result<Vec<(String, String, String)>> {
-    let rows = sqlx::query("SELECT id, client_id, account_id FROM grants WHERE session_sid = $1 AND revoked_at IS NULL")
-        .bind(sid)
-        .fetch_all(db.pool())
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("id")?,
-                r.try_get("client_id")?,
-                r.try_get("account_id")?,
-            ))
-        })
-        .collect()
+    let rows =
+        sqlx::query("SELECT id, client_id, account_id FROM grants WHERE session_sid = $1 AND revoked_at IS NULL")
+            .bind(sid)
+            .fetch_all(db.pool())
+            .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("client_id")?, r.try_get("account_id")?))).collect()
 }
 
 /// Stores a refresh token.
@@ -837,15 +778,12 @@ pub async fn use_refresh(db: &Db, token_hash: &str, now: UnixTime) -> Result<Ref
             })
         }
         None => {
-            let used =
-                sqlx::query("SELECT grant_id, used_at FROM refresh_tokens WHERE token_hash = $1")
-                    .bind(token_hash)
-                    .fetch_optional(db.pool())
-                    .await?;
+            let used = sqlx::query("SELECT grant_id, used_at FROM refresh_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(db.pool())
+                .await?;
             Ok(match used {
-                Some(u) if u.try_get::<Option<i64>, _>("used_at")?.is_some() => {
-                    Refresh::Reused(u.try_get("grant_id")?)
-                }
+                Some(u) if u.try_get::<Option<i64>, _>("used_at")?.is_some() => Refresh::Reused(u.try_get("grant_id")?),
                 _ => Refresh::Unknown,
             })
         }
@@ -853,16 +791,14 @@ pub async fn use_refresh(db: &Db, token_hash: &str, now: UnixTime) -> Result<Ref
 }
 
 /// The grant of a refresh token without consuming it (introspection, revocation).
-pub async fn refresh_grant(
-    db: &Db,
-    token_hash: &str,
-    now: UnixTime,
-) -> Result<Option<(GrantRow, UnixTime)>> {
-    let r = sqlx::query("SELECT grant_id, expires_at FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(db.pool())
-        .await?;
+pub async fn refresh_grant(db: &Db, token_hash: &str, now: UnixTime) -> Result<Option<(GrantRow, UnixTime)>> {
+    let r = sqlx::query(
+        "SELECT grant_id, expires_at FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(db.pool())
+    .await?;
     let Some(r) = r else { return Ok(None) };
     let id: String = r.try_get("grant_id")?;
     let exp: i64 = r.try_get("expires_at")?;
@@ -895,11 +831,7 @@ pub async fn purge(db: &Db, now: UnixTime) -> Result<u64> {
         "DELETE FROM ceremonies WHERE expires_at < $1",
         "DELETE FROM rate_limits WHERE window_start < $1 - 3600",
     ] {
-        n += sqlx::query(q)
-            .bind(now)
-            .execute(db.pool())
-            .await?
-            .rows_affected();
+        n += sqlx::query(q).bind(now).execute(db.pool()).await?.rows_affected();
     }
     Ok(n)
 }

@@ -52,18 +52,14 @@ impl Db {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(Error::Config(
-                "database_url must start with sqlite: or postgres:".into(),
-            ));
+            return Err(Error::Config("database_url must start with sqlite: or postgres:".into()));
         };
-        let opts = AnyConnectOptions::from_str(url)
-            .map_err(|e| Error::Config(format!("database_url: {e}")))?;
+        let opts = AnyConnectOptions::from_str(url).map_err(|e| Error::Config(format!("database_url: {e}")))?;
         let pool = match backend {
             Backend::Sqlite => {
                 if let Some(dir) = sqlite_file_dir(url) {
-                    std::fs::create_dir_all(&dir).map_err(|e| {
-                        Error::Config(format!("cannot create {}: {e}", dir.display()))
-                    })?;
+                    std::fs::create_dir_all(&dir)
+                        .map_err(|e| Error::Config(format!("cannot create {}: {e}", dir.display())))?;
                 }
                 AnyPoolOptions::new()
                     .max_connections(8)
@@ -127,25 +123,18 @@ impl Db {
 
 /// The folder of a `sqlite://path?...` URL's file, if it has one.
 fn sqlite_file_dir(url: &str) -> Option<std::path::PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     if path.is_empty() || path == ":memory:" {
         return None;
     }
-    Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
+    Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf)
 }
 
 /// True when the error is a unique-constraint violation (both engines).
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Database(db) => {
-            db.is_unique_violation() || db.message().contains("UNIQUE constraint failed")
-        }
+        sqlx::Error::Database(db) => db.is_unique_violation() || db.message().contains("UNIQUE constraint failed"),
         _ => false,
     }
 }
@@ -156,10 +145,7 @@ mod tests {
 
     #[test]
     fn sqlite_dir_is_found() {
-        assert_eq!(
-            sqlite_file_dir("sqlite://data/idp.db?mode=rwc"),
-            Some("data".into())
-        );
+        assert_eq!(sqlite_file_dir("sqlite://data/idp.db?mode=rwc"), Some("data".into()));
         assert_eq!(sqlite_file_dir("sqlite://idp.db"), None);
         assert_eq!(sqlite_file_dir("sqlite::memory:"), None);
     }

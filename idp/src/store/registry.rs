@@ -21,17 +21,9 @@ pub struct ImportStats {
 
 /// Upserts every person in one transaction: all or nothing, and re-running the same file
 /// changes nothing. `progress` is called every 10,000 rows.
-pub async fn import(
-    db: &Db,
-    people: &[Person],
-    now: UnixTime,
-    progress: &mut dyn FnMut(u64),
-) -> Result<ImportStats> {
+pub async fn import(db: &Db, people: &[Person], now: UnixTime, progress: &mut dyn FnMut(u64)) -> Result<ImportStats> {
     let mut tx = db.pool().begin().await?;
-    let mut stats = ImportStats {
-        rows: people.len() as u64,
-        ..Default::default()
-    };
+    let mut stats = ImportStats { rows: people.len() as u64, ..Default::default() };
     for (i, p) in people.iter().enumerate() {
         let r = sqlx::query(
             "INSERT INTO persons (cid, given_name, middle_name, family_name, date_of_birth, sex, dzongkhag, gewog, village, household_number, status, updated_at) \
@@ -75,14 +67,10 @@ pub async fn import(
 
 /// A person by CID.
 pub async fn person(db: &Db, cid: &Cid) -> Result<Option<Person>> {
-    let r = sqlx::query("SELECT * FROM persons WHERE cid = $1")
-        .bind(cid.as_str())
-        .fetch_optional(db.pool())
-        .await?;
+    let r = sqlx::query("SELECT * FROM persons WHERE cid = $1").bind(cid.as_str()).fetch_optional(db.pool()).await?;
     r.map(|r| {
         Ok(Person {
-            cid: Cid::parse(&r.try_get::<String, _>("cid")?)
-                .map_err(|e| Error::internal(e.to_string()))?,
+            cid: Cid::parse(&r.try_get::<String, _>("cid")?).map_err(|e| Error::internal(e.to_string()))?,
             given_name: r.try_get("given_name")?,
             middle_name: r.try_get("middle_name")?,
             family_name: r.try_get("family_name")?,
@@ -116,8 +104,7 @@ pub struct Account {
 fn row_to_account(r: &sqlx::any::AnyRow) -> Result<Account> {
     Ok(Account {
         id: r.try_get("id")?,
-        cid: Cid::parse(&r.try_get::<String, _>("cid")?)
-            .map_err(|e| Error::internal(e.to_string()))?,
+        cid: Cid::parse(&r.try_get::<String, _>("cid")?).map_err(|e| Error::internal(e.to_string()))?,
         status: r.try_get("status")?,
         user_handle: r.try_get("user_handle")?,
         created_at: r.try_get("created_at")?,
@@ -126,10 +113,7 @@ fn row_to_account(r: &sqlx::any::AnyRow) -> Result<Account> {
 
 /// The account of a CID, if any.
 pub async fn account_by_cid(db: &Db, cid: &Cid) -> Result<Option<Account>> {
-    let r = sqlx::query("SELECT * FROM accounts WHERE cid = $1")
-        .bind(cid.as_str())
-        .fetch_optional(db.pool())
-        .await?;
+    let r = sqlx::query("SELECT * FROM accounts WHERE cid = $1").bind(cid.as_str()).fetch_optional(db.pool()).await?;
     r.as_ref().map(row_to_account).transpose()
 }
 
@@ -153,24 +137,18 @@ pub async fn issue(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let row = sqlx::query("SELECT * FROM accounts WHERE cid = $1")
-        .bind(new_account.cid.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
+    let row =
+        sqlx::query("SELECT * FROM accounts WHERE cid = $1").bind(new_account.cid.as_str()).fetch_one(&mut *tx).await?;
     let account = row_to_account(&row)?;
     if account.status == "closed" {
         tx.rollback().await?;
-        return Err(Error::Invalid(
-            "this digital ID is closed; it cannot be re-issued".into(),
-        ));
+        return Err(Error::Invalid("this digital ID is closed; it cannot be re-issued".into()));
     }
-    sqlx::query(
-        "UPDATE activation_codes SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL",
-    )
-    .bind(now)
-    .bind(&account.id)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("UPDATE activation_codes SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(&account.id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("INSERT INTO activation_codes (code_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(code_hash)
         .bind(&account.id)
