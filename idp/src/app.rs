@@ -53,12 +53,22 @@ pub struct Idp {
     /// Page strings in English and Dzongkha.
     pub i18n: crate::i18n::Catalogue,
     clients: ClientCache,
+    /// Serializes this instance's audit appends, so concurrent events queue instead of racing
+    /// for the chain head (other instances are handled by the store's retry).
+    audit_lock: tokio::sync::Mutex<()>,
+    /// Per-IP login limiter (in memory: a passkey cannot be guessed, so this guards
+    /// availability, and a per-instance count is enough).
+    pub login_limiter: DefaultKeyedRateLimiter<String>,
     /// Per-client token-endpoint limiter.
     pub token_limiter: DefaultKeyedRateLimiter<String>,
     /// Metrics registry.
     pub metrics: Metrics,
     /// Outbound HTTP (client JWKS, back-channel logout); no redirects, short timeouts.
     pub http: reqwest::Client,
+    /// The issuer string, computed once.
+    issuer: String,
+    /// `Cache-Control` of discovery and JWKS, computed once.
+    pub public_cache_control: http::HeaderValue,
     /// Cache of clients' fetched JWK Sets.
     pub jwks_cache: crate::client_auth::JwksCache,
 }
@@ -113,9 +123,16 @@ impl Idp {
             i18n: crate::i18n::Catalogue::load()?,
             clients: ClientCache::new(Duration::from_secs(config.client_cache_ttl)),
             token_limiter: DefaultKeyedRateLimiter::keyed(quota),
+            login_limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
+                NonZeroU32::new(rl.login_per_minute).unwrap_or(NonZeroU32::MIN),
+            )),
+            audit_lock: tokio::sync::Mutex::new(()),
             metrics: Metrics::global(),
             jwks_cache: crate::client_auth::JwksCache::default(),
             http,
+            issuer: config.issuer_str(),
+            public_cache_control: http::HeaderValue::from_str(&format!("public, max-age={}", config.keys.jwks_max_age))
+                .map_err(|e| Error::Config(e.to_string()))?,
             config,
             db,
             keyring,
@@ -124,8 +141,8 @@ impl Idp {
     }
 
     /// The issuer string (`iss`).
-    pub fn issuer(&self) -> String {
-        self.config.issuer_str()
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// An absolute URL on this server.
@@ -136,6 +153,7 @@ impl Idp {
     /// Appends to the audit chain. Failure to audit fails the operation: a security event that
     /// cannot be recorded must not happen silently.
     pub async fn audit(&self, entry: NewEntry, now: UnixTime) -> Result<()> {
+        let _one_at_a_time = self.audit_lock.lock().await;
         store::audit::append(&self.db, &self.audit_key, &entry, now).await?;
         Ok(())
     }

@@ -77,15 +77,9 @@ impl Authenticated {
     }
 }
 
-/// Checks the presented credentials against the client's registration. `audiences` are the
-/// values accepted as a client assertion's `aud` (the issuer and this endpoint's URL).
-pub async fn authenticate(
-    idp: &Idp,
-    p: &Presented,
-    audiences: &[String],
-    ip: &str,
-    now: UnixTime,
-) -> Result<Authenticated> {
+/// Checks the presented credentials against the client's registration. `endpoint` is the path
+/// called; a client assertion's `aud` may be it, the token endpoint, or the issuer.
+pub async fn authenticate(idp: &Idp, p: &Presented, endpoint: &str, ip: &str, now: UnixTime) -> Result<Authenticated> {
     let methods = [p.basic.is_some(), p.client_secret.is_some(), p.assertion.is_some() || p.assertion_type.is_some()];
     if methods.iter().filter(|m| **m).count() > 1 {
         metrics::client_auth_failed("several_methods");
@@ -132,7 +126,16 @@ pub async fn authenticate(
             }
         }
         AuthMethod::PrivateKeyJwt => match (&p.assertion_type, &p.assertion) {
-            (Some(t), Some(a)) if t == JWT_BEARER => verify_assertion(idp, &client, a, audiences, now).await,
+            (Some(t), Some(a)) if t == JWT_BEARER => {
+                verify_assertion(
+                    idp,
+                    &client,
+                    a,
+                    &[idp.issuer().to_string(), idp.url(endpoint), idp.url("/token")],
+                    now,
+                )
+                .await
+            }
             (Some(_), Some(_)) => {
                 Err(("bad_assertion_type", OAuthError::invalid_client("unsupported client_assertion_type")))
             }

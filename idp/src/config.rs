@@ -51,6 +51,8 @@ pub struct Config {
     /// `sqlite://...` (embedded, the default) or `postgres://...`. Empty means a SQLite file
     /// `idp.db` in `data_dir`.
     pub database_url: String,
+    /// SQLite durability: `full` (default) or `normal` (see `store::SqliteSync`).
+    pub sqlite_synchronous: crate::store::SqliteSync,
     /// Where the embedded database and a generated development key-encryption key live.
     pub data_dir: PathBuf,
     /// The key-encryption key (32 bytes, base64) that protects private keys at rest. When empty,
@@ -158,6 +160,7 @@ impl Default for Config {
             issuer: default_issuer(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: String::new(),
+            sqlite_synchronous: crate::store::SqliteSync::Full,
             data_dir: PathBuf::from("data"),
             kek: Secret::default(),
             tokens: TokenConfig::default(),
@@ -177,6 +180,23 @@ fn default_issuer() -> Url {
     Url::parse("http://localhost:8080").expect("literal URL")
 }
 
+/// The configuration's top-level keys (what an `IDP_*` variable may name).
+const TOP_LEVEL_KEYS: [&str; 13] = [
+    "issuer",
+    "listen",
+    "database_url",
+    "sqlite_synchronous",
+    "data_dir",
+    "kek",
+    "tokens",
+    "rate_limits",
+    "keys",
+    "max_body_bytes",
+    "client_cache_ttl",
+    "admin_token",
+    "log_format",
+];
+
 impl Config {
     /// Loads defaults, then `file` (if given; else `idp.toml` when present), then the
     /// environment. Validates the result.
@@ -191,8 +211,17 @@ impl Config {
             }
             None => fig = fig.merge(Toml::file("idp.toml")),
         }
-        // IDP_CONFIG (the file) and IDP_LOG (the log filter) are read elsewhere.
-        fig = fig.merge(Env::prefixed("IDP_").ignore(&["CONFIG", "LOG"]).split("__"));
+        // Only variables naming a configuration section or key: IDP_CONFIG, IDP_LOG and other
+        // IDP_* variables of the environment are not configuration. A typo inside a known
+        // section (IDP_TOKENS__ACESS_TOKEN_TTL) is still refused.
+        fig = fig.merge(
+            Env::prefixed("IDP_")
+                .filter(|k| {
+                    let top = k.as_str().split("__").next().unwrap_or("").to_ascii_lowercase();
+                    TOP_LEVEL_KEYS.contains(&top.as_str())
+                })
+                .split("__"),
+        );
         if let Ok(url) = std::env::var("DATABASE_URL")
             && std::env::var_os("IDP_DATABASE_URL").is_none()
         {
@@ -296,6 +325,16 @@ mod tests {
         assert!(c.kek_bytes().is_err());
         let c = Config { kek: Secret::new(STANDARD.encode([1u8; 32])), ..Config::default() };
         assert_eq!(c.kek_bytes().unwrap(), Some([1u8; 32]));
+    }
+
+    #[test]
+    fn every_field_is_reachable_from_the_environment() {
+        let v = serde_json::to_value(Config::default()).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        let mut known = TOP_LEVEL_KEYS.to_vec();
+        known.sort();
+        assert_eq!(keys, known);
     }
 
     #[test]

@@ -91,6 +91,11 @@ impl Keyring {
         self.current.load_full()
     }
 
+    /// The serialized JWK Set, without taking a reference on the whole snapshot.
+    pub fn jwks(&self) -> Bytes {
+        self.current.load().jwks.clone()
+    }
+
     /// Re-reads the table.
     pub async fn refresh(&self, now: UnixTime) -> Result<()> {
         let set = KeySet::build(&store::keys::live(&self.db, now).await?, &self.kek)?;

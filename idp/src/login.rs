@@ -53,6 +53,17 @@ async fn limit(idp: &Idp, bucket: String, max: u32, window: i64, now: UnixTime) 
     Ok(())
 }
 
+/// Counts a login attempt from `ip`; `Err(RateLimited)` past the configured rate.
+fn login_limit(idp: &Idp, ip: &str) -> Result<()> {
+    match idp.login_limiter.check_key(&ip.to_string()) {
+        Ok(()) => Ok(()),
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            Err(Error::RateLimited { retry_after: wait.as_secs().max(1) })
+        }
+    }
+}
+
 /// `amr` for a passkey login (RFC 8176): user verification happened ("user"), it was a key
 /// held by an authenticator, device-bound ("hwk") or synced ("swk"), and together these are
 /// multi-factor ("mfa").
@@ -205,7 +216,7 @@ pub async fn login_start(
     ip: &str,
     now: UnixTime,
 ) -> Result<(String, RequestChallengeResponse)> {
-    limit(idp, format!("login:ip:{ip}"), idp.config.rate_limits.login_per_minute, 60, now).await?;
+    login_limit(idp, ip)?;
     if let Some(cid) = cid {
         let cid = Cid::parse(cid).map_err(|e| Error::Invalid(e.to_string()))?;
         if let Some(acct) = store::login::account_by_cid(&idp.db, cid.as_str()).await?.filter(|a| a.status == "active")
@@ -247,7 +258,7 @@ pub async fn login_finish(
     ip: &str,
     now: UnixTime,
 ) -> Result<NewSession> {
-    limit(idp, format!("login:ip:{ip}"), idp.config.rate_limits.login_per_minute, 60, now).await?;
+    login_limit(idp, ip)?;
     let refused = || Error::Invalid("the passkey was not accepted".into());
     let (state, account_id, kind) = match store::login::take_ceremony(&idp.db, ceremony, "login", now).await? {
         Some((s, a, _)) => (s, a, "login"),

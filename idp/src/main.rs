@@ -250,7 +250,7 @@ async fn run(cmd: Command, config: Config) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Migrate = cmd {
-        let db = store::Db::connect(&config.effective_database_url()).await?;
+        let db = store::Db::connect_with(&config.effective_database_url(), config.sqlite_synchronous).await?;
         db.migrate().await?;
         eprintln!("database is up to date");
         return Ok(ExitCode::SUCCESS);

@@ -60,7 +60,7 @@ fn client_redirect(idp: &Idp, redirect_uri: &str, params: &[(&str, &str)], state
         if let Some(s) = state {
             q.append_pair("state", s);
         }
-        q.append_pair("iss", &idp.issuer());
+        q.append_pair("iss", idp.issuer());
     }
     url.to_string()
 }
@@ -523,10 +523,10 @@ async fn mint_tokens(
     let sub = claims::pairwise_sub(&idp.pairwise_key, &sector, &acct.id);
     let amr: Vec<String> = serde_json::from_str(&g.amr).unwrap_or_default();
     let ttl = idp.config.tokens.access_token_ttl as i64;
-    let mut aud = vec![idp.issuer()];
+    let mut aud = vec![idp.issuer().to_string()];
     aud.extend(c.metadata.resources.iter().cloned());
     let at_claims = AccessTokenClaims {
-        iss: idp.issuer(),
+        iss: idp.issuer().to_string(),
         exp: now + ttl,
         aud: if aud.len() == 1 { Audience::One(aud.remove(0)) } else { Audience::Many(aud) },
         sub: sub.clone(),
@@ -607,7 +607,7 @@ pub async fn verify_bearer(idp: &Idp, token: &str, now: UnixTime) -> Result<Acce
 /// `GET|POST /userinfo`.
 pub async fn userinfo(idp: &Idp, token: &str, now: UnixTime) -> Result<Value> {
     let at = verify_bearer(idp, token, now).await?;
-    if !at.aud.contains(&idp.issuer()) || !at.scope.split(' ').any(|s| s == "openid") {
+    if !at.aud.contains(idp.issuer()) || !at.scope.split(' ').any(|s| s == "openid") {
         return Err(OAuthError::new(OAuthErrorKind::InsufficientScope, "this token is not for userinfo").into());
     }
     let grant_id = at.grant_id.as_deref().ok_or_else(|| OAuthError::invalid_token("not a citizen's token"))?;

@@ -13,7 +13,7 @@ use crate::{
 
 /// Opens the database (creating and migrating it), builds the state.
 pub async fn build(config: Config) -> Result<AppState> {
-    let db = Db::connect(&config.effective_database_url()).await?;
+    let db = Db::connect_with(&config.effective_database_url(), config.sqlite_synchronous).await?;
     db.migrate().await?;
     Idp::new(config, db).await
 }

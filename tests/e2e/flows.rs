@@ -358,3 +358,86 @@ async fn account_shows_activity_and_manages_passkeys(backend: Backend) {
     idp.stop().await;
 }
 both_backends!(account_shows_activity_and_manages_passkeys);
+
+/// The CID-first login path, a `private_key_jwt` client whose keys are fetched from its
+/// `jwks_uri`, and client management through the admin API.
+async fn cid_first_jwks_uri_and_admin_api(backend: Backend) {
+    let Some(idp) = support::start(backend).await else { return };
+    let (b, mut key) = citizen(&idp).await;
+
+    // An agency publishing its keys at a jwks_uri, registered through the admin API.
+    let ck = rp::generate_es256_key("rp-uri").unwrap();
+    let jwks = json!({"keys": [ck.public_jwk]});
+    let app = axum::Router::new().route("/jwks", axum::routing::get(move || async move { axum::Json(jwks.clone()) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let redirect = "https://trade.gov.bt/cb";
+    let body = json!({
+        "client_name": "Customs single window",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "redirect_uris": [redirect],
+        "grant_types": ["authorization_code"],
+        "scope": "openid profile",
+        "jwks_uri": format!("http://localhost:{port}/jwks"),
+    });
+    let admin = |req: reqwest::RequestBuilder| req.bearer_auth("test-admin-token");
+    let r = support::http().post(idp.url("/admin/clients")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 401, "the admin API needs its token");
+    let r = admin(support::http().post(idp.url("/admin/clients"))).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let client_id = created["client_id"].as_str().unwrap().to_string();
+    assert!(created.get("client_secret").is_none());
+    let bad = json!({"client_name": "x", "token_endpoint_auth_method": "none", "grant_types": ["client_credentials"], "scope": "a"});
+    let r = admin(support::http().post(idp.url("/admin/clients"))).json(&bad).send().await.unwrap();
+    assert_eq!(r.status(), 400, "invalid registrations are refused");
+    let list: Value = admin(support::http().get(idp.url("/admin/clients"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    // CID-first login: the page's CID form asks only for that citizen's passkeys.
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(&idp.base, &client_id, redirect, "openid profile", &challenge, &[("prompt", "login")]);
+    let (s, loc, _) = b.get(&url).await;
+    assert_eq!(s, 303);
+    let loc = loc.unwrap();
+    let req = loc.split("req=").nth(1).unwrap().to_string();
+    let csrf = b.csrf(&loc).await;
+    let (s, start) = b.post_json("/login/passkey/start", &csrf, json!({"req": req, "cid": "10101001234"})).await;
+    assert_eq!(s, 200);
+    assert_eq!(start["options"]["publicKey"]["allowCredentials"].as_array().unwrap().len(), 1);
+    let cred = crate::authenticator::get(&mut key, &b.base, &start["options"]);
+    let (s, fin) = b
+        .post_json(
+            "/login/passkey/finish",
+            &csrf,
+            json!({"ceremony": start["ceremony"], "req": req, "credential": cred}),
+        )
+        .await;
+    assert_eq!(s, 200, "{fin}");
+    let (_, loc, _) = b.get(fin["redirect"].as_str().unwrap()).await;
+    let loc = loc.unwrap();
+    assert!(loc.starts_with("/consent"), "{loc}");
+    let (_, _, page) = b.get(&loc).await;
+    let (s, cb, _) =
+        b.post_form("/consent", &[("csrf", &citizen::csrf_of(&page)), ("req", &req), ("decision", "allow")]).await;
+    assert_eq!(s, 303);
+    let code = code_of(&cb.unwrap());
+
+    // The token request authenticates with a key fetched from the jwks_uri.
+    let assertion = rp::client_assertion(&ck, &client_id, &idp.url("/token")).unwrap();
+    let mut form = vec![
+        ("grant_type".to_string(), "authorization_code".to_string()),
+        ("code".into(), code),
+        ("redirect_uri".into(), redirect.into()),
+        ("code_verifier".into(), verifier),
+    ];
+    form.extend(assertion);
+    let r = support::http().post(idp.url("/token")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    let r = admin(support::http().delete(idp.url(&format!("/admin/clients/{client_id}")))).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    idp.stop().await;
+}
+both_backends!(cid_first_jwks_uri_and_admin_api);

@@ -78,6 +78,8 @@ pub struct SigningKey {
     pair: Pair,
     public_jwk: serde_json::Value,
     decoding: jsonwebtoken::DecodingKey,
+    /// The public key in the form ring verifies with.
+    public: Vec<u8>,
     rng: SystemRandom,
 }
 
@@ -128,7 +130,7 @@ impl SigningKey {
     pub fn from_pkcs8(alg: SigningAlg, der: &[u8]) -> Result<Self> {
         let rng = SystemRandom::new();
         let bad = |_| Error::Crypto(format!("stored {alg} key is not valid PKCS#8"));
-        let (pair, jwk) = match alg {
+        let (pair, jwk, public) = match alg {
             SigningAlg::ES256 => {
                 let p =
                     EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng).map_err(bad)?;
@@ -138,18 +140,21 @@ impl SigningKey {
                     return Err(Error::Crypto("unexpected P-256 public key length".into()));
                 }
                 let jwk = json!({"crv": "P-256", "kty": "EC", "x": B64.encode(&pt[1..33]), "y": B64.encode(&pt[33..])});
-                (Pair::Ec(p), jwk)
+                let public = pt.to_vec();
+                (Pair::Ec(p), jwk, public)
             }
             SigningAlg::EdDSA => {
                 let p = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(bad)?;
                 let jwk = json!({"crv": "Ed25519", "kty": "OKP", "x": B64.encode(p.public_key().as_ref())});
-                (Pair::Ed(p), jwk)
+                let public = p.public_key().as_ref().to_vec();
+                (Pair::Ed(p), jwk, public)
             }
             SigningAlg::RS256 => {
                 let p = RsaKeyPair::from_pkcs8(der).map_err(bad)?;
                 let comps: signature::RsaPublicKeyComponents<Vec<u8>> = p.public().into();
                 let jwk = json!({"e": B64.encode(&comps.e), "kty": "RSA", "n": B64.encode(&comps.n)});
-                (Pair::Rsa(p), jwk)
+                let public = p.public().as_ref().to_vec();
+                (Pair::Rsa(p), jwk, public)
             }
         };
         let kid = thumbprint(&jwk)?;
@@ -163,7 +168,7 @@ impl SigningKey {
             .map_err(|e| Error::Crypto(format!("own JWK unreadable: {e}")))?;
         let decoding =
             jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|e| Error::Crypto(format!("own JWK unusable: {e}")))?;
-        Ok(Self { kid, alg, pair, public_jwk, decoding, rng })
+        Ok(Self { kid, alg, pair, public_jwk, decoding, public, rng })
     }
 
     /// The key id (JWK thumbprint).
@@ -193,6 +198,17 @@ impl SigningKey {
             SigningAlg::RS256 => jsonwebtoken::Algorithm::RS256,
             SigningAlg::EdDSA => jsonwebtoken::Algorithm::EdDSA,
         }
+    }
+
+    /// Verifies a JWS signature this key made (ring: several times faster than the pure-Rust
+    /// P-256 path, and introspection verifies on every call).
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        let alg: &dyn signature::VerificationAlgorithm = match self.alg {
+            SigningAlg::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+            SigningAlg::EdDSA => &signature::ED25519,
+            SigningAlg::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        };
+        signature::UnparsedPublicKey::new(alg, &self.public).verify(msg, sig).is_ok()
     }
 
     /// Signs `msg` and returns the JWS signature bytes (raw r||s for ECDSA).
@@ -318,9 +334,78 @@ impl Kek {
     }
 }
 
+/// Verifies a compact JWS that one of our keys signed and returns its payload. `find` maps a
+/// `kid` to the key; the header must name exactly that key's algorithm and, when `typ` is
+/// given, that type. This is only for our own tokens (the algorithm comes from our key, never
+/// from the header); other parties' JWTs go through `jsonwebtoken`.
+pub fn verify_own<'k, T: serde::de::DeserializeOwned>(
+    token: &str,
+    typ: Option<&str>,
+    find: impl Fn(&str) -> Option<&'k SigningKey>,
+) -> Option<T> {
+    #[derive(Deserialize)]
+    struct Header<'a> {
+        alg: &'a str,
+        kid: &'a str,
+        #[serde(default)]
+        typ: Option<&'a str>,
+        #[serde(default)]
+        crit: Option<serde_json::Value>,
+    }
+    if token.len() > 16 * 1024 {
+        return None;
+    }
+    let mut parts = token.split('.');
+    let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let header_json = B64.decode(h).ok()?;
+    let header: Header = serde_json::from_slice(&header_json).ok()?;
+    if header.crit.is_some() {
+        return None;
+    }
+    if let Some(t) = typ
+        && !header.typ.is_some_and(|ht| ht.eq_ignore_ascii_case(t))
+    {
+        return None;
+    }
+    let key = find(header.kid)?;
+    if key.alg.as_str() != header.alg {
+        return None;
+    }
+    let sig = B64.decode(s).ok()?;
+    if !key.verify(&token.as_bytes()[..h.len() + 1 + p.len()], &sig) {
+        return None;
+    }
+    serde_json::from_slice(&B64.decode(p).ok()?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_tokens_verify_and_forgeries_do_not() {
+        for alg in SigningAlg::ALL {
+            let k = SigningKey::generate(alg).unwrap().key;
+            let jwt = k.sign_jwt("at+jwt", &json!({"sub": "x"})).unwrap();
+            let find = |kid: &str| (kid == k.kid()).then_some(&k);
+            let v: serde_json::Value = verify_own(&jwt, Some("at+jwt"), find).unwrap();
+            assert_eq!(v["sub"], "x");
+            assert!(verify_own::<serde_json::Value>(&jwt, Some("JWT"), find).is_none(), "typ is checked");
+            let mut parts: Vec<&str> = jwt.split('.').collect();
+            let forged_payload = B64.encode(br#"{"sub":"y"}"#);
+            parts[1] = &forged_payload;
+            assert!(verify_own::<serde_json::Value>(&parts.join("."), Some("at+jwt"), find).is_none());
+            let none_alg = format!(
+                "{}.{}.",
+                B64.encode(format!(r#"{{"alg":"none","kid":"{}","typ":"at+jwt"}}"#, k.kid())),
+                B64.encode(br#"{"sub":"x"}"#)
+            );
+            assert!(verify_own::<serde_json::Value>(&none_alg, Some("at+jwt"), find).is_none());
+        }
+    }
 
     #[test]
     fn every_alg_signs_a_jwt_that_jsonwebtoken_verifies() {

@@ -68,13 +68,11 @@ pub fn document(idp: &Idp) -> serde_json::Value {
 #[derive(Debug, Clone)]
 pub struct Discovery(pub Bytes);
 
-fn json_bytes(body: Bytes, max_age: u64) -> Response {
+fn json_bytes(body: Bytes, cache_control: &HeaderValue, content_type: &'static str) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
-        h.insert(header::CACHE_CONTROL, v);
-    }
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, cache_control.clone());
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     r
 }
@@ -84,12 +82,10 @@ pub async fn openid_configuration(
     State(idp): State<AppState>,
     axum::Extension(doc): axum::Extension<Discovery>,
 ) -> Response {
-    json_bytes(doc.0, idp.config.keys.jwks_max_age)
+    json_bytes(doc.0, &idp.public_cache_control, "application/json")
 }
 
 /// `GET /jwks`.
 pub async fn jwks(State(idp): State<AppState>) -> Response {
-    let mut r = json_bytes(idp.keyring.snapshot().jwks(), idp.config.keys.jwks_max_age);
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
-    r
+    json_bytes(idp.keyring.jwks(), &idp.public_cache_control, "application/jwk-set+json")
 }

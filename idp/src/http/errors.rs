@@ -62,12 +62,12 @@ impl IntoResponse for Error {
                     .into_response()
             }
             Error::Db(e) => {
-                tracing::error!(error = %e, "database error");
+                tracing::error!(error = %e, request_id = %super::middleware::request_id(), "database error");
                 OAuthError::new(OAuthErrorKind::TemporarilyUnavailable, "the service is temporarily unavailable")
                     .into_response()
             }
             other => {
-                tracing::error!(error = %other, "internal error");
+                tracing::error!(error = %other, request_id = %super::middleware::request_id(), "internal error");
                 OAuthError::new(OAuthErrorKind::ServerError, "internal error").into_response()
             }
         }

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     limit::RequestBodyLimitLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
 };
 
@@ -68,12 +68,11 @@ pub fn app(state: AppState) -> Router {
         .fallback(pages::not_found)
         .layer(Extension(discovery::Discovery(doc)))
         .layer(axum::middleware::from_fn(middleware::observe))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, middleware::MakeId::new()))
         .with_state(state)
 }
 

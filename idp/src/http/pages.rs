@@ -961,3 +961,17 @@ pub async fn not_found(State(idp): State<AppState>, b: Browser) -> Response {
 pub async fn home() -> Redirect {
     Redirect::to("/account")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_targets_stay_local() {
+        assert_eq!(local_path("/account"), Some("/account"));
+        for bad in ["//evil.example", "/\\evil.example", "/\t/evil.example", "https://evil.example", "/a b", "/\n"] {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
+        assert_eq!(with_req("/login", "a\r\nb&c"), "/login?req=a%0D%0Ab%26c");
+    }
+}
