@@ -50,6 +50,11 @@ fn bench(c: &mut Criterion) {
     let g = tokens::client_credentials(&c0, Some("api"), &[], "https://id.gov.bt").unwrap();
     let claims = tokens::client_credentials_claims(&c0, g, "https://id.gov.bt", "jti".into(), 1_800_000_000, 300);
     let jwt = key.sign_jwt("at+jwt", &claims).unwrap();
+    c.bench_function("verify ES256 access token (ring, as introspection does)", |b| {
+        b.iter(|| {
+            idp::domain::keys::verify_own::<tokens::AccessTokenClaims>(&jwt, Some("at+jwt"), |_| Some(&key)).unwrap()
+        })
+    });
     c.bench_function("verify ES256 access token (jsonwebtoken)", |b| {
         b.iter(|| {
             let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);

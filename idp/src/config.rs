@@ -112,9 +112,9 @@ impl Default for TokenConfig {
     }
 }
 
-/// Rate limits. Per-client limits are enforced in each instance's memory; per-IP limits on
-/// login and activation (where guessing matters) are counted in the database so that every
-/// instance sees them.
+/// Rate limits. Token-endpoint and login limits are enforced in each instance's memory (they
+/// guard availability: secrets and passkeys cannot be guessed); activation limits, where a
+/// short code could be guessed, are counted in the database so that every instance sees them.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
@@ -122,7 +122,7 @@ pub struct RateLimitConfig {
     pub token_per_second: u32,
     /// Burst allowed above `token_per_second`.
     pub token_burst: u32,
-    /// Login attempts per IP per minute.
+    /// Passkey login requests per IP per minute (per instance).
     pub login_per_minute: u32,
     /// Activation attempts per IP per minute.
     pub activation_per_minute: u32,
