@@ -63,11 +63,6 @@ impl KeySet {
     pub fn by_kid(&self, kid: &str) -> Option<&SigningKey> {
         self.keys.iter().find(|l| l.key.kid() == kid).map(|l| &l.key)
     }
-
-    /// The serialized JWK Set.
-    pub fn jwks(&self) -> Bytes {
-        self.jwks.clone()
-    }
 }
 
 /// The shared, refreshable key set.

@@ -64,12 +64,9 @@ fn envs(db: &str, issuer: &str, port: u16, dir: &std::path::Path) -> Vec<(String
     ]
 }
 
-fn cli(envs: &[(String, String)], args: &[&str], stdin_file: Option<&std::path::Path>) -> String {
+fn cli(envs: &[(String, String)], args: &[&str]) -> String {
     let mut c = Command::new(idp_binary());
     c.args(args).envs(envs.iter().cloned()).env_remove("IDP_CONFIG");
-    if let Some(f) = stdin_file {
-        c.current_dir(f.parent().unwrap());
-    }
     let out = c.output().unwrap();
     assert!(out.status.success(), "idp {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
@@ -107,12 +104,11 @@ async fn two_processes_share_one_postgres() {
     let env_b = envs(&db.url, &issuer, pb, dir.path());
 
     // Operator setup through the CLI on the shared database.
-    cli(&env_a, &["migrate"], None);
+    cli(&env_a, &["migrate"]);
     let csv = dir.path().join("registry.csv");
     std::fs::write(&csv, citizen::CSV).unwrap();
-    cli(&env_a, &["registry", "import", csv.to_str().unwrap()], None);
-    let issued: Value =
-        serde_json::from_str(&cli(&env_a, &["citizen", "issue", "11512000123", "--json"], None)).unwrap();
+    cli(&env_a, &["registry", "import", csv.to_str().unwrap()]);
+    let issued: Value = serde_json::from_str(&cli(&env_a, &["citizen", "issue", "11512000123", "--json"])).unwrap();
     let redirect = "http://localhost:9/cb";
     let created: Value = serde_json::from_str(&cli(
         &env_a,
@@ -131,7 +127,6 @@ async fn two_processes_share_one_postgres() {
             "openid profile",
             "--json",
         ],
-        None,
     ))
     .unwrap();
     let (client_id, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());

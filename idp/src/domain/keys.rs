@@ -191,15 +191,6 @@ impl SigningKey {
         &self.decoding
     }
 
-    /// The `jsonwebtoken` name of the algorithm.
-    pub fn jwt_algorithm(&self) -> jsonwebtoken::Algorithm {
-        match self.alg {
-            SigningAlg::ES256 => jsonwebtoken::Algorithm::ES256,
-            SigningAlg::RS256 => jsonwebtoken::Algorithm::RS256,
-            SigningAlg::EdDSA => jsonwebtoken::Algorithm::EdDSA,
-        }
-    }
-
     /// Verifies a JWS signature this key made (ring: several times faster than the pure-Rust
     /// P-256 path, and introspection verifies on every call).
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {

@@ -928,7 +928,7 @@ async fn logout(
         let ip = confirmed_from.map(|i| i.0).unwrap_or_default();
         oidc::end_session(&idp, s, &ip, now).await?;
     }
-    let mut resp = match oidc::after_logout(&idp, &req) {
+    let mut resp = match oidc::after_logout(&req) {
         Some(url) => finish(&idp, &b, Redirect::to(&url).into_response()),
         None => message(&idp, &b, StatusCode::OK, "logout.title", t.get("logout.done").to_string(), ""),
     };

@@ -111,12 +111,6 @@ fn row_to_account(r: &sqlx::any::AnyRow) -> Result<Account> {
     })
 }
 
-/// The account of a CID, if any.
-pub async fn account_by_cid(db: &Db, cid: &Cid) -> Result<Option<Account>> {
-    let r = sqlx::query("SELECT * FROM accounts WHERE cid = $1").bind(cid.as_str()).fetch_optional(db.pool()).await?;
-    r.as_ref().map(row_to_account).transpose()
-}
-
 /// Creates an account (if the CID has none) and stores a new activation code hash; previous
 /// unused codes of the account stop working. Returns the account. One transaction.
 pub async fn issue(
