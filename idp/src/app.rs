@@ -153,7 +153,13 @@ impl Idp {
     /// Appends to the audit chain. Failure to audit fails the operation: a security event that
     /// cannot be recorded must not happen silently.
     pub async fn audit(&self, entry: NewEntry, now: UnixTime) -> Result<()> {
-        let _one_at_a_time = self.audit_lock.lock().await;
+        // On PostgreSQL, appends from one instance queue here rather than collide on the chain's
+        // head (instances still may, and retry); on SQLite the group-commit writer already
+        // serialises them, and holding a lock across its commit would allow one audit per batch.
+        let _one_at_a_time = match self.db.backend() {
+            store::Backend::Postgres => Some(self.audit_lock.lock().await),
+            store::Backend::Sqlite => None,
+        };
         store::audit::append(&self.db, &self.audit_key, &entry, now).await?;
         Ok(())
     }

@@ -45,6 +45,11 @@ impl Error {
     pub fn internal(msg: impl Into<String>) -> Self {
         Self::Internal(msg.into())
     }
+
+    /// The database could not carry out a write (answered as 503, like any database failure).
+    pub fn unavailable(msg: impl Into<String>) -> Self {
+        Self::Db(sqlx::Error::Protocol(msg.into()))
+    }
 }
 
 /// OAuth 2.0 / OpenID Connect error codes (RFC 6749 5.2, RFC 6750 3.1, RFC 7009, RFC 9126,

@@ -172,8 +172,8 @@ pub async fn activation_finish(
     ip: &str,
     now: UnixTime,
 ) -> Result<NewSession> {
-    let Some((state, Some(account_id), code_hash)) =
-        store::login::take_ceremony(&idp.db, ceremony, "activate", now).await?
+    let Some(store::login::Ceremony { state, account_id: Some(account_id), context: code_hash, .. }) =
+        store::login::take_ceremony(&idp.db, ceremony, &["activate"], now).await?
     else {
         return Err(Error::Invalid("this activation has expired; start again".into()));
     };
@@ -183,7 +183,7 @@ pub async fn activation_finish(
     let name = clean_name(name, "Passkey");
     let cred =
         store::login::NewCredential { cred_id: &cred_id, account_id: &account_id, passkey: &pk_json, name: &name };
-    if !store::login::activate(&idp.db, &code_hash, &account_id, &cred, now).await? {
+    if !store::login::activate(&idp.db, &code_hash, &cred, now).await? {
         return Err(Error::Invalid(ACTIVATION_REFUSED.into()));
     }
     let account =
@@ -260,14 +260,10 @@ pub async fn login_finish(
 ) -> Result<NewSession> {
     login_limit(idp, ip)?;
     let refused = || Error::Invalid("the passkey was not accepted".into());
-    let (state, account_id, kind) = match store::login::take_ceremony(&idp.db, ceremony, "login", now).await? {
-        Some((s, a, _)) => (s, a, "login"),
-        None => match store::login::take_ceremony(&idp.db, ceremony, "login_cid", now).await? {
-            Some((s, a, _)) => (s, a, "login_cid"),
-            None => {
-                return Err(Error::Invalid("this sign-in has expired; start again".into()));
-            }
-        },
+    let Some(store::login::Ceremony { state, account_id, kind, .. }) =
+        store::login::take_ceremony(&idp.db, ceremony, &["login", "login_cid"], now).await?
+    else {
+        return Err(Error::Invalid("this sign-in has expired; start again".into()));
     };
     let outcome = async {
         let account_id = &account_id;
@@ -376,8 +372,8 @@ pub async fn add_passkey_finish(
     ip: &str,
     now: UnixTime,
 ) -> Result<()> {
-    let Some((state, Some(account_id), sid)) =
-        store::login::take_ceremony(&idp.db, ceremony, "add_passkey", now).await?
+    let Some(store::login::Ceremony { state, account_id: Some(account_id), context: sid, .. }) =
+        store::login::take_ceremony(&idp.db, ceremony, &["add_passkey"], now).await?
     else {
         return Err(Error::Invalid("this registration has expired; start again".into()));
     };

@@ -1,6 +1,6 @@
 //! The audit table: appends entries to the chain and reads them back.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::{Db, is_unique_violation};
 use crate::{
@@ -11,41 +11,46 @@ use crate::{
     error::{Error, Result},
 };
 
-/// Appends `entry` at the head of the chain. Two writers racing for the same position collide
-/// on the primary key; the loser re-reads the head and tries again, so the chain never forks.
+/// Appends `entry` at the head of the chain. Two writers racing for the same position (two
+/// instances on PostgreSQL) collide on the primary key; the loser re-reads the head and tries
+/// again, so the chain never forks. On SQLite the single writer never collides.
 pub async fn append(db: &Db, key: &[u8; 32], entry: &NewEntry, now: UnixTime) -> Result<i64> {
     for _ in 0..50 {
-        let head =
-            sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(db.pool()).await?;
-        let (prev_seq, prev_hash) = match head {
-            Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
-            None => (0, GENESIS.to_string()),
-        };
-        let seq = prev_seq + 1;
-        let hash = chain_hash(key, &prev_hash, seq, now, entry);
-        let res = sqlx::query(
-            "INSERT INTO audit_log (seq, at, event, actor, subject, client_id, ip, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(seq)
-        .bind(now)
-        .bind(&entry.event)
-        .bind(&entry.actor)
-        .bind(&entry.subject)
-        .bind(&entry.client_id)
-        .bind(&entry.ip)
-        .bind(entry.detail.to_string())
-        .bind(&prev_hash)
-        .bind(&hash)
-        .execute(db.pool())
-        .await;
-        match res {
-            Ok(_) => return Ok(seq),
-            Err(e) if is_unique_violation(&e) => continue,
-            Err(e) => return Err(e.into()),
+        let (key, entry) = (*key, entry.clone());
+        match db.write(move |c| Box::pin(async move { append_in(c, &key, &entry, now).await })).await {
+            Ok(seq) => return Ok(seq),
+            Err(Error::Db(e)) if is_unique_violation(&e) => continue,
+            Err(e) => return Err(e),
         }
     }
     Err(Error::internal("audit chain append kept colliding"))
+}
+
+async fn append_in(c: &mut AnyConnection, key: &[u8; 32], entry: &NewEntry, now: UnixTime) -> Result<i64> {
+    let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *c).await?;
+    let (prev_seq, prev_hash) = match head {
+        Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
+        None => (0, GENESIS.to_string()),
+    };
+    let seq = prev_seq + 1;
+    let hash = chain_hash(key, &prev_hash, seq, now, entry);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, event, actor, subject, client_id, ip, detail, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(seq)
+    .bind(now)
+    .bind(&entry.event)
+    .bind(&entry.actor)
+    .bind(&entry.subject)
+    .bind(&entry.client_id)
+    .bind(&entry.ip)
+    .bind(entry.detail.to_string())
+    .bind(&prev_hash)
+    .bind(&hash)
+    .execute(&mut *c)
+    .await?;
+    Ok(seq)
 }
 
 fn row_to_entry(r: &sqlx::any::AnyRow) -> Result<Entry> {

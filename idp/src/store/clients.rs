@@ -25,34 +25,46 @@ fn row_to_client(r: &sqlx::any::AnyRow) -> Result<Client> {
 /// Inserts a new client; fails if the id is taken.
 pub async fn insert(db: &Db, c: &Client, now: UnixTime) -> Result<()> {
     let meta = serde_json::to_string(&c.metadata).map_err(|e| Error::internal(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO clients (client_id, secret_hash, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-    )
-    .bind(c.client_id.as_str())
-    .bind(c.secret_hash.clone())
-    .bind(meta)
-    .bind(now)
-    .execute(db.pool())
+    let (id, secret_hash) = (c.client_id.as_str().to_owned(), c.secret_hash.clone());
+    db.write(move |conn| {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO clients (client_id, secret_hash, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+            )
+            .bind(&id)
+            .bind(secret_hash)
+            .bind(meta)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::Invalid(format!("client_id {id} is already registered"))
+                } else {
+                    e.into()
+                }
+            })?;
+            Ok(())
+        })
+    })
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            Error::Invalid(format!("client_id {} is already registered", c.client_id))
-        } else {
-            e.into()
-        }
-    })?;
-    Ok(())
 }
 
 /// Replaces a client's secret hash.
 pub async fn set_secret_hash(db: &Db, id: &ClientId, hash: &str, now: UnixTime) -> Result<bool> {
-    let r = sqlx::query("UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3")
-        .bind(hash)
-        .bind(now)
-        .bind(id.as_str())
-        .execute(db.pool())
-        .await?;
-    Ok(r.rows_affected() == 1)
+    let (id, hash) = (id.as_str().to_owned(), hash.to_owned());
+    db.write(move |c| {
+        Box::pin(async move {
+            let r = sqlx::query("UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3")
+                .bind(hash)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            Ok(r.rows_affected() == 1)
+        })
+    })
+    .await
 }
 
 /// One client.
@@ -74,6 +86,13 @@ pub async fn list(db: &Db) -> Result<Vec<Client>> {
 
 /// Removes a client; true if it existed.
 pub async fn remove(db: &Db, id: &str) -> Result<bool> {
-    let r = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(id).execute(db.pool()).await?;
+    let id = id.to_owned();
+    let r = db
+        .write(move |c| {
+            Box::pin(async move {
+                Ok(sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(id).execute(&mut *c).await?)
+            })
+        })
+        .await?;
     Ok(r.rows_affected() == 1)
 }

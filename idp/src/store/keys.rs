@@ -79,7 +79,8 @@ pub async fn all(db: &Db) -> Result<Vec<KeyRow>> {
 /// algorithm that are still signing: they stop when the new one starts, and leave JWKS once
 /// every token they signed has expired.
 pub async fn insert_rotating(db: &Db, row: &KeyRow, retire_after: i64) -> Result<()> {
-    let mut tx = db.pool().begin().await?;
+    let row = row.clone();
+    db.write(move |tx| Box::pin(async move {
     sqlx::query(
         "UPDATE signing_keys SET retires_at = $1, removed_at = $2 \
          WHERE alg = $3 AND (retires_at IS NULL OR retires_at > $1)",
@@ -101,21 +102,22 @@ pub async fn insert_rotating(db: &Db, row: &KeyRow, retire_after: i64) -> Result
     .bind(row.activates_at)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(())
+    }))
+    .await
 }
 
 /// Adds the first key of an algorithm unless one exists (first start, possibly racing with
 /// another instance). True if this call inserted it.
 pub async fn insert_first(db: &Db, row: &KeyRow) -> Result<bool> {
-    let mut tx = db.pool().begin().await?;
+    let row = row.clone();
+    db.write(move |tx| Box::pin(async move {
     let exists = sqlx::query("SELECT 1 FROM signing_keys WHERE alg = $1 AND retires_at IS NULL")
         .bind(&row.alg)
         .fetch_optional(&mut *tx)
         .await?
         .is_some();
     if exists {
-        tx.rollback().await?;
         return Ok(false);
     }
     sqlx::query(
@@ -130,6 +132,7 @@ pub async fn insert_first(db: &Db, row: &KeyRow) -> Result<bool> {
     .bind(row.activates_at)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(true)
+    }))
+    .await
 }

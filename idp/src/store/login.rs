@@ -5,7 +5,7 @@
 //! are consumed with one conditional `UPDATE ... RETURNING` or `DELETE ... RETURNING`, so two
 //! instances racing for the same one cannot both win.
 
-use sqlx::{Row, any::AnyRow};
+use sqlx::{AnyConnection, Row, any::AnyRow};
 
 use super::{Db, is_unique_violation};
 use crate::{
@@ -38,32 +38,44 @@ pub async fn insert_request(
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO auth_requests (id, client_id, params, browser, pushed, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(client_id)
-    .bind(params)
-    .bind(browser)
-    .bind(i64::from(pushed))
-    .bind(now)
-    .bind(expires_at)
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    let (id, client_id, params, browser) = (id.to_owned(), client_id.to_owned(), params.to_owned(), browser.to_owned());
+    db.write(move |c| {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO auth_requests (id, client_id, params, browser, pushed, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(client_id)
+            .bind(params)
+            .bind(browser)
+            .bind(i64::from(pushed))
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// Consumes a pushed request (RFC 9126: single use, bound to the client that pushed it).
 pub async fn take_pushed(db: &Db, id: &str, client_id: &str, now: UnixTime) -> Result<Option<String>> {
-    let r = sqlx::query(
-        "UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND client_id = $3 AND pushed = 1 AND used_at IS NULL AND expires_at > $1 RETURNING params",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(client_id)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(r.map(|r| r.try_get("params")).transpose()?)
+    let (id, client_id) = (id.to_owned(), client_id.to_owned());
+    db.write(move |c| {
+        Box::pin(async move {
+            let r = sqlx::query(
+                "UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND client_id = $3 AND pushed = 1 AND used_at IS NULL AND expires_at > $1 RETURNING params",
+            )
+            .bind(now)
+            .bind(id)
+            .bind(client_id)
+            .fetch_optional(&mut *c)
+            .await?;
+            Ok(r.map(|r| r.try_get("params")).transpose()?)
+        })
+    })
+    .await
 }
 
 /// An interactive request still in progress.
@@ -87,22 +99,34 @@ pub async fn get_request(db: &Db, id: &str, now: UnixTime) -> Result<Option<Requ
 
 /// Replaces a request's parameters (login and consent progress).
 pub async fn update_request(db: &Db, id: &str, params: &str) -> Result<()> {
-    sqlx::query("UPDATE auth_requests SET params = $1 WHERE id = $2 AND used_at IS NULL")
-        .bind(params)
-        .bind(id)
-        .execute(db.pool())
-        .await?;
-    Ok(())
+    let (id, params) = (id.to_owned(), params.to_owned());
+    db.write(move |c| {
+        Box::pin(async move {
+            sqlx::query("UPDATE auth_requests SET params = $1 WHERE id = $2 AND used_at IS NULL")
+                .bind(params)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// Marks a request finished; false if it already was (a double submit).
 pub async fn finish_request(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
-    let r = sqlx::query("UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(db.pool())
-        .await?;
-    Ok(r.rows_affected() == 1)
+    let id = id.to_owned();
+    db.write(move |c| {
+        Box::pin(async move {
+            let r = sqlx::query("UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            Ok(r.rows_affected() == 1)
+        })
+    })
+    .await
 }
 
 // ---- accounts and activation ----
@@ -167,34 +191,32 @@ pub async fn code_account(db: &Db, code_hash: &str, now: UnixTime) -> Result<Opt
 
 /// Redeems an activation code and stores the first passkey, in one transaction: the code is
 /// consumed only if the passkey is stored, and a code can be redeemed once.
-pub async fn activate(
-    db: &Db,
-    code_hash: &str,
-    account_id: &str,
-    cred: &NewCredential<'_>,
-    now: UnixTime,
-) -> Result<bool> {
-    let mut tx = db.pool().begin().await?;
-    let r = sqlx::query(
-        "UPDATE activation_codes SET used_at = $1 WHERE code_hash = $2 AND account_id = $3 AND used_at IS NULL AND expires_at > $1",
-    )
-    .bind(now)
-    .bind(code_hash)
-    .bind(account_id)
-    .execute(&mut *tx)
-    .await?;
-    if r.rows_affected() != 1 {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    sqlx::query("UPDATE accounts SET status = 'active', activated_at = $1 WHERE id = $2 AND status <> 'closed'")
-        .bind(now)
-        .bind(account_id)
-        .execute(&mut *tx)
-        .await?;
-    insert_credential_in(&mut tx, cred, now).await?;
-    tx.commit().await?;
-    Ok(true)
+pub async fn activate(db: &Db, code_hash: &str, cred: &NewCredential<'_>, now: UnixTime) -> Result<bool> {
+    let code_hash = code_hash.to_owned();
+    let cred = cred.owned();
+    db.write(move |c| {
+        Box::pin(async move {
+            let r = sqlx::query(
+                "UPDATE activation_codes SET used_at = $1 WHERE code_hash = $2 AND account_id = $3 AND used_at IS NULL AND expires_at > $1",
+            )
+            .bind(now)
+            .bind(code_hash)
+            .bind(&cred.account_id)
+            .execute(&mut *c)
+            .await?;
+            if r.rows_affected() != 1 {
+                return Ok(false);
+            }
+            sqlx::query("UPDATE accounts SET status = 'active', activated_at = $1 WHERE id = $2 AND status <> 'closed'")
+                .bind(now)
+                .bind(&cred.account_id)
+                .execute(&mut *c)
+                .await?;
+            insert_credential_in(c, &cred, now).await?;
+            Ok(true)
+        })
+    })
+    .await
 }
 
 // ---- credentials ----
@@ -212,18 +234,33 @@ pub struct NewCredential<'a> {
     pub name: &'a str,
 }
 
-async fn insert_credential_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    c: &NewCredential<'_>,
-    now: UnixTime,
-) -> Result<()> {
+impl NewCredential<'_> {
+    fn owned(&self) -> OwnedCredential {
+        OwnedCredential {
+            cred_id: self.cred_id.to_owned(),
+            account_id: self.account_id.to_owned(),
+            passkey: self.passkey.to_owned(),
+            name: self.name.to_owned(),
+        }
+    }
+}
+
+/// A [`NewCredential`] that can travel to the writer.
+struct OwnedCredential {
+    cred_id: String,
+    account_id: String,
+    passkey: String,
+    name: String,
+}
+
+async fn insert_credential_in(conn: &mut AnyConnection, c: &OwnedCredential, now: UnixTime) -> Result<()> {
     sqlx::query("INSERT INTO credentials (cred_id, account_id, passkey, name, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(c.cred_id)
-        .bind(c.account_id)
-        .bind(c.passkey)
-        .bind(c.name)
+        .bind(&c.cred_id)
+        .bind(&c.account_id)
+        .bind(&c.passkey)
+        .bind(&c.name)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await
         .map_err(|e| {
             if is_unique_violation(&e) { Error::Invalid("this passkey is already registered".into()) } else { e.into() }
@@ -233,10 +270,8 @@ async fn insert_credential_in(
 
 /// Stores an additional passkey.
 pub async fn insert_credential(db: &Db, c: &NewCredential<'_>, now: UnixTime) -> Result<()> {
-    let mut tx = db.pool().begin().await?;
-    insert_credential_in(&mut tx, c, now).await?;
-    tx.commit().await?;
-    Ok(())
+    let c = c.owned();
+    db.write(move |conn| Box::pin(async move { insert_credential_in(conn, &c, now).await })).await
 }
 
 /// A stored passkey.
@@ -284,41 +319,63 @@ pub async fn credential(db: &Db, cred_id: &str) -> Result<Option<CredentialRow>>
 
 /// Saves a passkey's updated counter/state after a login.
 pub async fn touch_credential(db: &Db, cred_id: &str, passkey: Option<&str>, now: UnixTime) -> Result<()> {
-    match passkey {
-        Some(p) => sqlx::query("UPDATE credentials SET passkey = $1, last_used_at = $2 WHERE cred_id = $3")
-            .bind(p)
-            .bind(now)
-            .bind(cred_id),
-        None => sqlx::query("UPDATE credentials SET last_used_at = $1 WHERE cred_id = $2").bind(now).bind(cred_id),
-    }
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    let (cred_id, passkey) = (cred_id.to_owned(), passkey.map(str::to_owned));
+    db.write(move |c| {
+        Box::pin(async move {
+            match passkey {
+                Some(p) => sqlx::query("UPDATE credentials SET passkey = $1, last_used_at = $2 WHERE cred_id = $3")
+                    .bind(p)
+                    .bind(now)
+                    .bind(cred_id),
+                None => {
+                    sqlx::query("UPDATE credentials SET last_used_at = $1 WHERE cred_id = $2").bind(now).bind(cred_id)
+                }
+            }
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// Renames a passkey of the account.
 pub async fn rename_credential(db: &Db, account_id: &str, cred_id: &str, name: &str) -> Result<bool> {
-    let r = sqlx::query("UPDATE credentials SET name = $1 WHERE cred_id = $2 AND account_id = $3")
-        .bind(name)
-        .bind(cred_id)
-        .bind(account_id)
-        .execute(db.pool())
-        .await?;
-    Ok(r.rows_affected() == 1)
+    let (account_id, cred_id, name) = (account_id.to_owned(), cred_id.to_owned(), name.to_owned());
+    db.write(move |c| {
+        Box::pin(async move {
+            let r = sqlx::query("UPDATE credentials SET name = $1 WHERE cred_id = $2 AND account_id = $3")
+                .bind(name)
+                .bind(cred_id)
+                .bind(account_id)
+                .execute(&mut *c)
+                .await?;
+            Ok(r.rows_affected() == 1)
+        })
+    })
+    .await
 }
 
 /// Removes a passkey of the account, unless it is the last one (the citizen would be locked
 /// out until re-verified at a centre).
 pub async fn delete_credential(db: &Db, account_id: &str, cred_id: &str) -> Result<()> {
-    let r = sqlx::query(
-        "DELETE FROM credentials WHERE cred_id = $1 AND account_id = $2 \
-         AND (SELECT COUNT(*) FROM credentials WHERE account_id = $2) > 1",
-    )
-    .bind(cred_id)
-    .bind(account_id)
-    .execute(db.pool())
-    .await?;
-    if r.rows_affected() == 1 {
+    let (account_id, cred_id) = (account_id.to_owned(), cred_id.to_owned());
+    let deleted = db
+        .write(move |c| {
+            Box::pin(async move {
+                let r = sqlx::query(
+                    "DELETE FROM credentials WHERE cred_id = $1 AND account_id = $2 \
+                     AND (SELECT COUNT(*) FROM credentials WHERE account_id = $2) > 1",
+                )
+                .bind(cred_id)
+                .bind(account_id)
+                .execute(&mut *c)
+                .await?;
+                Ok(r.rows_affected())
+            })
+        })
+        .await?;
+    if deleted == 1 {
         Ok(())
     } else {
         Err(Error::Invalid("that passkey cannot be removed (it is your only one, or not yours)".into()))
@@ -339,37 +396,68 @@ pub async fn put_ceremony(
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO ceremonies (id, kind, state, account_id, context, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(id)
-        .bind(kind)
-        .bind(state)
-        .bind(account_id)
-        .bind(context)
-        .bind(now)
-        .bind(expires_at)
-        .execute(db.pool())
-        .await?;
-    Ok(())
+    let (id, kind, state, account_id, context) =
+        (id.to_owned(), kind.to_owned(), state.to_owned(), account_id.map(str::to_owned), context.to_owned());
+    db.write(move |c| {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO ceremonies (id, kind, state, account_id, context, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(id)
+                .bind(kind)
+                .bind(state)
+                .bind(account_id)
+                .bind(context)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut *c)
+                .await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
-/// A consumed ceremony: (state, account id, context).
-pub type Ceremony = (String, Option<String>, String);
+/// A consumed ceremony.
+#[derive(Debug)]
+pub struct Ceremony {
+    /// Its kind (one of those asked for).
+    pub kind: String,
+    /// The WebAuthn server state (JSON).
+    pub state: String,
+    /// The account it was started for, if any.
+    pub account_id: Option<String>,
+    /// What else it is bound to (activation-code hash, session id, ...).
+    pub context: String,
+}
 
-/// Consumes a ceremony of `kind` (single use); expired ones are not returned.
-pub async fn take_ceremony(db: &Db, id: &str, kind: &str, now: UnixTime) -> Result<Option<Ceremony>> {
-    let r = sqlx::query(
-        "DELETE FROM ceremonies WHERE id = $1 AND kind = $2 RETURNING state, account_id, context, expires_at",
-    )
-    .bind(id)
-    .bind(kind)
-    .fetch_optional(db.pool())
-    .await?;
-    let Some(r) = r else { return Ok(None) };
-    let exp: i64 = r.try_get("expires_at")?;
-    if exp <= now {
-        return Ok(None);
-    }
-    Ok(Some((r.try_get("state")?, r.try_get("account_id")?, r.try_get("context")?)))
+/// Consumes a ceremony of one of `kinds` (single use); expired ones are not returned.
+pub async fn take_ceremony(db: &Db, id: &str, kinds: &[&str], now: UnixTime) -> Result<Option<Ceremony>> {
+    let id = id.to_owned();
+    let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+    db.write(move |c| {
+        Box::pin(async move {
+            let r = sqlx::query(
+                "DELETE FROM ceremonies WHERE id = $1 RETURNING kind, state, account_id, context, expires_at",
+            )
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?;
+            let Some(r) = r else { return Ok(None) };
+            let exp: i64 = r.try_get("expires_at")?;
+            let kind: String = r.try_get("kind")?;
+            // A ceremony of another kind is consumed too: it was presented where it does not
+            // belong, and must not be usable afterwards either.
+            if exp <= now || !kinds.contains(&kind) {
+                return Ok(None);
+            }
+            Ok(Some(Ceremony {
+                kind,
+                state: r.try_get("state")?,
+                account_id: r.try_get("account_id")?,
+                context: r.try_get("context")?,
+            }))
+        })
+    })
+    .await
 }
 
 // ---- sessions ----
@@ -401,19 +489,26 @@ pub async fn create_session(
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO sessions (id_hash, sid, account_id, auth_time, acr, amr, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $4, $7)",
-    )
-    .bind(id_hash)
-    .bind(sid)
-    .bind(account_id)
-    .bind(now)
-    .bind(acr)
-    .bind(amr)
-    .bind(expires_at)
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    let (id_hash, sid, account_id, acr, amr) =
+        (id_hash.to_owned(), sid.to_owned(), account_id.to_owned(), acr.to_owned(), amr.to_owned());
+    db.write(move |c| {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO sessions (id_hash, sid, account_id, auth_time, acr, amr, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $4, $7)",
+            )
+            .bind(id_hash)
+            .bind(sid)
+            .bind(account_id)
+            .bind(now)
+            .bind(acr)
+            .bind(amr)
+            .bind(expires_at)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// The live session with this cookie hash, if its account is still active.
@@ -440,12 +535,18 @@ pub async fn session(db: &Db, id_hash: &str, now: UnixTime) -> Result<Option<Ses
 
 /// Ends a session; true if it was live.
 pub async fn end_session(db: &Db, sid: &str, now: UnixTime) -> Result<bool> {
-    let r = sqlx::query("UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL")
-        .bind(now)
-        .bind(sid)
-        .execute(db.pool())
-        .await?;
-    Ok(r.rows_affected() == 1)
+    let sid = sid.to_owned();
+    db.write(move |c| {
+        Box::pin(async move {
+            let r = sqlx::query("UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL")
+                .bind(now)
+                .bind(sid)
+                .execute(&mut *c)
+                .await?;
+            Ok(r.rows_affected() == 1)
+        })
+    })
+    .await
 }
 
 // ---- consents ----
@@ -512,37 +613,50 @@ pub async fn put_consent(
     claims: &str,
     now: UnixTime,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO consents (account_id, client_id, scope, claims, granted_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (account_id, client_id) DO UPDATE SET scope = excluded.scope, claims = excluded.claims, granted_at = excluded.granted_at",
-    )
-    .bind(account_id)
-    .bind(client_id)
-    .bind(scope)
-    .bind(claims)
-    .bind(now)
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    let (account_id, client_id, scope, claims) =
+        (account_id.to_owned(), client_id.to_owned(), scope.to_owned(), claims.to_owned());
+    db.write(move |c| {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO consents (account_id, client_id, scope, claims, granted_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (account_id, client_id) DO UPDATE SET scope = excluded.scope, claims = excluded.claims, granted_at = excluded.granted_at",
+            )
+            .bind(account_id)
+            .bind(client_id)
+            .bind(scope)
+            .bind(claims)
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// Withdraws a consent and revokes every grant (refresh-token family) of that client for the
 /// account, in one transaction. True if there was a consent.
 pub async fn revoke_consent(db: &Db, account_id: &str, client_id: &str, now: UnixTime) -> Result<bool> {
-    let mut tx = db.pool().begin().await?;
-    let r = sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
-        .bind(account_id)
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE grants SET revoked_at = $1 WHERE account_id = $2 AND client_id = $3 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(account_id)
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(r.rows_affected() == 1)
+    let (account_id, client_id) = (account_id.to_owned(), client_id.to_owned());
+    db.write(move |c| {
+        Box::pin(async move {
+            let r = sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
+                .bind(&account_id)
+                .bind(&client_id)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query(
+                "UPDATE grants SET revoked_at = $1 WHERE account_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(&account_id)
+            .bind(&client_id)
+            .execute(&mut *c)
+            .await?;
+            Ok(r.rows_affected() == 1)
+        })
+    })
+    .await
 }
 
 // ---- grants, codes, refresh tokens ----
@@ -607,38 +721,49 @@ pub struct NewCode<'a> {
 
 /// Stores a grant and the code that will activate it.
 pub async fn create_grant_and_code(db: &Db, g: &GrantRow, c: &NewCode<'_>, now: UnixTime) -> Result<()> {
-    let mut tx = db.pool().begin().await?;
-    sqlx::query(
-        "INSERT INTO grants (id, account_id, client_id, session_sid, scope, claims, auth_time, acr, amr, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(&g.id)
-    .bind(&g.account_id)
-    .bind(&g.client_id)
-    .bind(&g.session_sid)
-    .bind(&g.scope)
-    .bind(&g.claims)
-    .bind(g.auth_time)
-    .bind(&g.acr)
-    .bind(&g.amr)
-    .bind(now)
-    .bind(g.expires_at)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO codes (code_hash, grant_id, redirect_uri, code_challenge, nonce, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(c.code_hash)
-    .bind(&g.id)
-    .bind(c.redirect_uri)
-    .bind(c.code_challenge)
-    .bind(c.nonce)
-    .bind(now)
-    .bind(c.expires_at)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    let g = g.clone();
+    let (code_hash, redirect_uri, code_challenge, nonce, code_expires) = (
+        c.code_hash.to_owned(),
+        c.redirect_uri.to_owned(),
+        c.code_challenge.to_owned(),
+        c.nonce.map(str::to_owned),
+        c.expires_at,
+    );
+    db.write(move |c| {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO grants (id, account_id, client_id, session_sid, scope, claims, auth_time, acr, amr, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(&g.id)
+            .bind(&g.account_id)
+            .bind(&g.client_id)
+            .bind(&g.session_sid)
+            .bind(&g.scope)
+            .bind(&g.claims)
+            .bind(g.auth_time)
+            .bind(&g.acr)
+            .bind(&g.amr)
+            .bind(now)
+            .bind(g.expires_at)
+            .execute(&mut *c)
+            .await?;
+            sqlx::query(
+                "INSERT INTO codes (code_hash, grant_id, redirect_uri, code_challenge, nonce, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(code_hash)
+            .bind(&g.id)
+            .bind(redirect_uri)
+            .bind(code_challenge)
+            .bind(nonce)
+            .bind(now)
+            .bind(code_expires)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// A redeemed code.
@@ -669,37 +794,49 @@ pub enum Redeem {
 
 /// Marks a code used and returns it; tells a replay apart from an unknown code.
 pub async fn redeem_code(db: &Db, code_hash: &str, now: UnixTime) -> Result<Redeem> {
-    let r = sqlx::query(
-        "UPDATE codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL RETURNING grant_id, redirect_uri, code_challenge, nonce, expires_at",
-    )
-    .bind(now)
-    .bind(code_hash)
-    .fetch_optional(db.pool())
-    .await?;
-    let Some(r) = r else {
-        let g = sqlx::query("SELECT grant_id FROM codes WHERE code_hash = $1")
-            .bind(code_hash)
-            .fetch_optional(db.pool())
+    let code_hash = code_hash.to_owned();
+    db.write(move |c| {
+        Box::pin(async move {
+            let r = sqlx::query(
+                "UPDATE codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL RETURNING grant_id, redirect_uri, code_challenge, nonce, expires_at",
+            )
+            .bind(now)
+            .bind(&code_hash)
+            .fetch_optional(&mut *c)
             .await?;
-        return Ok(match g {
-            Some(g) => Redeem::Replayed(g.try_get("grant_id")?),
-            None => Redeem::Unknown,
-        });
-    };
-    let grant_id: String = r.try_get("grant_id")?;
-    let grant = grant(db, &grant_id).await?.ok_or_else(|| Error::internal("code without grant"))?;
-    Ok(Redeem::Fresh(Box::new(CodeRow {
-        grant,
-        redirect_uri: r.try_get("redirect_uri")?,
-        code_challenge: r.try_get("code_challenge")?,
-        nonce: r.try_get("nonce")?,
-        expires_at: r.try_get("expires_at")?,
-    })))
+            let Some(r) = r else {
+                let g = sqlx::query("SELECT grant_id FROM codes WHERE code_hash = $1")
+                    .bind(&code_hash)
+                    .fetch_optional(&mut *c)
+                    .await?;
+                return Ok(match g {
+                    Some(g) => Redeem::Replayed(g.try_get("grant_id")?),
+                    None => Redeem::Unknown,
+                });
+            };
+            let grant_id: String = r.try_get("grant_id")?;
+            let grant = grant_in(c, &grant_id).await?.ok_or_else(|| Error::internal("code without grant"))?;
+            Ok(Redeem::Fresh(Box::new(CodeRow {
+                grant,
+                redirect_uri: r.try_get("redirect_uri")?,
+                code_challenge: r.try_get("code_challenge")?,
+                nonce: r.try_get("nonce")?,
+                expires_at: r.try_get("expires_at")?,
+            })))
+        })
+    })
+    .await
 }
 
 /// A grant by id.
 pub async fn grant(db: &Db, id: &str) -> Result<Option<GrantRow>> {
     let r = sqlx::query("SELECT * FROM grants WHERE id = $1").bind(id).fetch_optional(db.pool()).await?;
+    r.as_ref().map(grant_row).transpose()
+}
+
+/// A grant by id, read inside a write.
+async fn grant_in(conn: &mut AnyConnection, id: &str) -> Result<Option<GrantRow>> {
+    let r = sqlx::query("SELECT * FROM grants WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
     r.as_ref().map(grant_row).transpose()
 }
 
@@ -715,12 +852,18 @@ pub async fn grant_active(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
 
 /// Revokes a grant (all its refresh tokens and, through introspection, its access tokens).
 pub async fn revoke_grant(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
-    let r = sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(db.pool())
-        .await?;
-    Ok(r.rows_affected() == 1)
+    let id = id.to_owned();
+    db.write(move |c| {
+        Box::pin(async move {
+            let r = sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            Ok(r.rows_affected() == 1)
+        })
+    })
+    .await
 }
 
 /// The live grants that came from a session: (grant id, client id, account id).
@@ -741,14 +884,22 @@ pub async fn insert_refresh(
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(token_hash)
-        .bind(grant_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(db.pool())
-        .await?;
-    Ok(())
+    let (token_hash, grant_id) = (token_hash.to_owned(), grant_id.to_owned());
+    db.write(move |c| {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_hash)
+            .bind(grant_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// The outcome of presenting a refresh token.
@@ -764,30 +915,38 @@ pub enum Refresh {
 
 /// Consumes a refresh token (rotation).
 pub async fn use_refresh(db: &Db, token_hash: &str, now: UnixTime) -> Result<Refresh> {
-    let r = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING grant_id")
-        .bind(now)
-        .bind(token_hash)
-        .fetch_optional(db.pool())
-        .await?;
-    match r {
-        Some(r) => {
-            let id: String = r.try_get("grant_id")?;
-            Ok(match grant(db, &id).await? {
-                Some(g) => Refresh::Fresh(g),
-                None => Refresh::Unknown,
-            })
-        }
-        None => {
-            let used = sqlx::query("SELECT grant_id, used_at FROM refresh_tokens WHERE token_hash = $1")
-                .bind(token_hash)
-                .fetch_optional(db.pool())
+    let token_hash = token_hash.to_owned();
+    db.write(move |c| {
+        Box::pin(async move {
+            let r = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING grant_id")
+                .bind(now)
+                .bind(&token_hash)
+                .fetch_optional(&mut *c)
                 .await?;
-            Ok(match used {
-                Some(u) if u.try_get::<Option<i64>, _>("used_at")?.is_some() => Refresh::Reused(u.try_get("grant_id")?),
-                _ => Refresh::Unknown,
-            })
-        }
-    }
+            match r {
+                Some(r) => {
+                    let id: String = r.try_get("grant_id")?;
+                    Ok(match grant_in(c, &id).await? {
+                        Some(g) => Refresh::Fresh(g),
+                        None => Refresh::Unknown,
+                    })
+                }
+                None => {
+                    let used = sqlx::query("SELECT grant_id, used_at FROM refresh_tokens WHERE token_hash = $1")
+                        .bind(&token_hash)
+                        .fetch_optional(&mut *c)
+                        .await?;
+                    Ok(match used {
+                        Some(u) if u.try_get::<Option<i64>, _>("used_at")?.is_some() => {
+                            Refresh::Reused(u.try_get("grant_id")?)
+                        }
+                        _ => Refresh::Unknown,
+                    })
+                }
+            }
+        })
+    })
+    .await
 }
 
 /// The grant of a refresh token without consuming it (introspection, revocation).
@@ -811,27 +970,40 @@ pub async fn refresh_grant(db: &Db, token_hash: &str, now: UnixTime) -> Result<O
 /// current window and the seconds until it ends. Shared by every instance.
 pub async fn hit(db: &Db, bucket: &str, window: i64, now: UnixTime) -> Result<(i64, i64)> {
     let start = now - now.rem_euclid(window);
-    let r = sqlx::query(
-        "INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1) \
-         ON CONFLICT (bucket) DO UPDATE SET count = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, \
-         window_start = excluded.window_start RETURNING count",
-    )
-    .bind(bucket)
-    .bind(start)
-    .fetch_one(db.pool())
-    .await?;
-    Ok((r.try_get("count")?, start + window - now))
+    let bucket = bucket.to_owned();
+    let count = db
+        .write(move |c| {
+            Box::pin(async move {
+                let r = sqlx::query(
+                    "INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1) \
+                     ON CONFLICT (bucket) DO UPDATE SET count = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, \
+                     window_start = excluded.window_start RETURNING count",
+                )
+                .bind(bucket)
+                .bind(start)
+                .fetch_one(&mut *c)
+                .await?;
+                Ok(r.try_get::<i64, _>("count")?)
+            })
+        })
+        .await?;
+    Ok((count, start + window - now))
 }
 
 /// Deletes expired rows of the login tables.
 pub async fn purge(db: &Db, now: UnixTime) -> Result<u64> {
-    let mut n = 0;
-    for q in [
-        "DELETE FROM auth_requests WHERE expires_at < $1",
-        "DELETE FROM ceremonies WHERE expires_at < $1",
-        "DELETE FROM rate_limits WHERE window_start < $1 - 3600",
-    ] {
-        n += sqlx::query(q).bind(now).execute(db.pool()).await?.rows_affected();
-    }
-    Ok(n)
+    db.write(move |c| {
+        Box::pin(async move {
+            let mut n = 0;
+            for q in [
+                "DELETE FROM auth_requests WHERE expires_at < $1",
+                "DELETE FROM ceremonies WHERE expires_at < $1",
+                "DELETE FROM rate_limits WHERE window_start < $1 - 3600",
+            ] {
+                n += sqlx::query(q).bind(now).execute(&mut *c).await?.rows_affected();
+            }
+            Ok(n)
+        })
+    })
+    .await
 }

@@ -12,11 +12,13 @@ pub mod keys;
 pub mod login;
 pub mod registry;
 pub mod tokens;
+mod writer;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
+use futures_util::future::BoxFuture;
 use sqlx::{
-    AnyPool, Executor,
+    AnyConnection, AnyPool, Executor,
     any::{AnyConnectOptions, AnyPoolOptions},
     migrate::Migrator,
 };
@@ -52,6 +54,8 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: the group-commit writer every write goes through (see `writer`).
+    writer: Option<writer::Writer>,
 }
 
 impl Db {
@@ -72,41 +76,28 @@ impl Db {
             return Err(Error::Config("database_url must start with sqlite: or postgres:".into()));
         };
         let opts = AnyConnectOptions::from_str(url).map_err(|e| Error::Config(format!("database_url: {e}")))?;
-        let pool = match backend {
+        let (pool, writer) = match backend {
             Backend::Sqlite => {
                 if let Some(dir) = sqlite_file_dir(url) {
                     std::fs::create_dir_all(&dir)
                         .map_err(|e| Error::Config(format!("cannot create {}: {e}", dir.display())))?;
                 }
-                // Several connections so reads proceed in parallel (WAL); writers queue on
-                // SQLite's lock. (Measured: one connection for everything was slower.)
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .after_connect(move |conn, _| {
-                        Box::pin(async move {
-                            // WAL lets readers proceed during a write; see `SqliteSync` for the
-                            // durability choice.
-                            let pragmas = match sync {
-                                SqliteSync::Full => "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
-                                SqliteSync::Normal => "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
-                            };
-                            conn.execute(pragmas).await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(opts)
-                    .await?
+                // Readers get several connections (WAL lets them run beside the writer); every
+                // write goes through one connection owned by the group-commit writer.
+                let readers = sqlite_pool(8, sync).connect_with(opts.clone()).await?;
+                let writer = sqlite_pool(1, sync).connect_with(opts).await?;
+                (readers, Some(writer::Writer::start(writer)))
             }
             Backend::Postgres => {
-                AnyPoolOptions::new()
+                let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
-                    .await?
+                    .await?;
+                (pool, None)
             }
         };
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, writer })
     }
 
     /// Applies pending migrations for this backend.
@@ -116,6 +107,26 @@ impl Db {
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         Ok(())
+    }
+
+    /// Runs `f` in a write transaction: on SQLite through the group-commit writer, on
+    /// PostgreSQL in a transaction of its own (PostgreSQL groups concurrent commits itself).
+    /// `f`'s writes are kept only if it returns `Ok`; the value comes back once they are
+    /// committed.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        match &self.writer {
+            Some(w) => w.write(f).await,
+            None => {
+                let mut tx = self.pool.begin().await?;
+                let v = f(&mut tx).await?;
+                tx.commit().await?;
+                Ok(v)
+            }
+        }
     }
 
     /// The pool, for the repository modules.
@@ -136,8 +147,32 @@ impl Db {
 
     /// Closes every connection (graceful shutdown).
     pub async fn close(&self) {
+        if let Some(w) = &self.writer {
+            w.close().await;
+        }
         self.pool.close().await;
     }
+}
+
+/// Options for a SQLite pool of `size` connections: WAL, the chosen durability, foreign keys,
+/// and a busy timeout (other processes, such as the CLI, may hold the write lock briefly).
+fn sqlite_pool(size: u32, sync: SqliteSync) -> AnyPoolOptions {
+    AnyPoolOptions::new().max_connections(size).acquire_timeout(Duration::from_secs(10)).after_connect(
+        move |conn, _| {
+            Box::pin(async move {
+                let pragmas = match sync {
+                    SqliteSync::Full => {
+                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;"
+                    }
+                    SqliteSync::Normal => {
+                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;"
+                    }
+                };
+                conn.execute(pragmas).await?;
+                Ok(())
+            })
+        },
+    )
 }
 
 /// The folder of a `sqlite://path?...` URL's file, if it has one.

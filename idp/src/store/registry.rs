@@ -21,6 +21,10 @@ pub struct ImportStats {
 
 /// Upserts every person in one transaction: all or nothing, and re-running the same file
 /// changes nothing. `progress` is called every 10,000 rows.
+///
+/// A bulk operator job of the CLI, so it takes a pool connection of its own rather than going
+/// through the request writer (it must report progress as it goes, and would hold the writer for
+/// its whole length); SQLite's lock serialises it with a running server's writes.
 pub async fn import(db: &Db, people: &[Person], now: UnixTime, progress: &mut dyn FnMut(u64)) -> Result<ImportStats> {
     let mut tx = db.pool().begin().await?;
     let mut stats = ImportStats { rows: people.len() as u64, ..Default::default() };
@@ -120,36 +124,43 @@ pub async fn issue(
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<Account> {
-    let mut tx = db.pool().begin().await?;
-    sqlx::query(
-        "INSERT INTO accounts (id, cid, status, user_handle, created_at) VALUES ($1, $2, 'pending', $3, $4) \
+    let (new_account, code_hash) = (new_account.clone(), code_hash.to_owned());
+    db.write(move |tx| {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO accounts (id, cid, status, user_handle, created_at) VALUES ($1, $2, 'pending', $3, $4) \
          ON CONFLICT (cid) DO NOTHING",
-    )
-    .bind(&new_account.id)
-    .bind(new_account.cid.as_str())
-    .bind(&new_account.user_handle)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let row =
-        sqlx::query("SELECT * FROM accounts WHERE cid = $1").bind(new_account.cid.as_str()).fetch_one(&mut *tx).await?;
-    let account = row_to_account(&row)?;
-    if account.status == "closed" {
-        tx.rollback().await?;
-        return Err(Error::Invalid("this digital ID is closed; it cannot be re-issued".into()));
-    }
-    sqlx::query("UPDATE activation_codes SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(&account.id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO activation_codes (code_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(code_hash)
-        .bind(&account.id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(account)
+            )
+            .bind(&new_account.id)
+            .bind(new_account.cid.as_str())
+            .bind(&new_account.user_handle)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let row = sqlx::query("SELECT * FROM accounts WHERE cid = $1")
+                .bind(new_account.cid.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            let account = row_to_account(&row)?;
+            if account.status == "closed" {
+                return Err(Error::Invalid("this digital ID is closed; it cannot be re-issued".into()));
+            }
+            sqlx::query("UPDATE activation_codes SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL")
+                .bind(now)
+                .bind(&account.id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO activation_codes (code_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(code_hash)
+            .bind(&account.id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+            Ok(account)
+        })
+    })
+    .await
 }
