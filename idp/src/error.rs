@@ -14,6 +14,9 @@ pub enum Error {
     /// The database failed or is unreachable.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// The embedded SQLite database failed.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// A migration failed.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

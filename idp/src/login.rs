@@ -250,14 +250,28 @@ pub async fn login_start(
     Ok((id, rcr))
 }
 
-/// Verifies a login assertion and creates a session.
-pub async fn login_finish(
+/// A passkey assertion that verified, with the session it will open; nothing is recorded yet
+/// (see [`login_record`]).
+#[derive(Debug)]
+pub struct Verified {
+    account: store::login::AccountRow,
+    cred_id: String,
+    /// The passkey's new state (counter), when it changed.
+    updated: Option<String>,
+    backup_eligible: bool,
+    /// The session to create; its cookie value is set only once it is recorded.
+    pub session: NewSession,
+}
+
+/// Verifies a login assertion: consumes the ceremony, checks the signature, the credential's
+/// owner and that the digital ID is active. Records nothing but the failure.
+pub async fn login_verify(
     idp: &Idp,
     ceremony: &str,
     credential: &PublicKeyCredential,
     ip: &str,
     now: UnixTime,
-) -> Result<NewSession> {
+) -> Result<Verified> {
     login_limit(idp, ip)?;
     let refused = || Error::Invalid("the passkey was not accepted".into());
     let Some(store::login::Ceremony { state, account_id, kind, .. }) =
@@ -307,7 +321,7 @@ pub async fn login_finish(
             .await?;
             metrics::login("failed");
             return Err(match e {
-                Error::Db(_) | Error::Internal(_) => e,
+                Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) => e,
                 _ => refused(),
             });
         }
@@ -320,20 +334,46 @@ pub async fn login_finish(
         metrics::login("inactive");
         return Err(Error::Invalid("this digital ID is not active".into()));
     }
-    let cred_id = credential_b64(&v.cred_id);
-    let updated = v.updated.as_ref().map(ceremony_json).transpose()?;
-    store::login::touch_credential(&idp.db, &cred_id, updated.as_deref(), now).await?;
-    let s = create_session(idp, &account, &passkey_amr(v.backup_eligible), now).await?;
-    let subject = format!("account:{}", account.id);
-    idp.audit(
-        NewEntry::new(Event::LoginSucceeded, subject.clone(), subject)
-            .ip(ip)
-            .detail(json!({"method": "passkey", "sid": s.sid})),
-        now,
-    )
-    .await?;
+    let token = secrets::random_token()?;
+    let sid = secrets::random_id()?;
+    let expires_at = now + idp.config.tokens.session_ttl as i64;
+    Ok(Verified {
+        account,
+        cred_id: credential_b64(&v.cred_id),
+        updated: v.updated.as_ref().map(ceremony_json).transpose()?,
+        backup_eligible: v.backup_eligible,
+        session: NewSession { token, sid, expires_at },
+    })
+}
+
+/// Records a verified login: the passkey's use, the session, the audit entry. The three writes
+/// are independent and go out together (one commit on SQLite, in parallel on PostgreSQL); if
+/// any fails the login fails and no cookie is set, so a half-recorded login opens nothing.
+pub async fn login_record(idp: &Idp, v: &Verified, ip: &str, now: UnixTime) -> Result<()> {
+    let amr = serde_json::to_string(&passkey_amr(v.backup_eligible)).map_err(|e| Error::internal(e.to_string()))?;
+    let subject = format!("account:{}", v.account.id);
+    let token_hash = secrets::hash_secret(&v.session.token);
+    tokio::try_join!(
+        store::login::touch_credential(&idp.db, &v.cred_id, v.updated.as_deref(), now),
+        store::login::create_session(
+            &idp.db,
+            &token_hash,
+            &v.session.sid,
+            &v.account.id,
+            &v.account.assurance,
+            &amr,
+            now,
+            v.session.expires_at,
+        ),
+        idp.audit(
+            NewEntry::new(Event::LoginSucceeded, subject.clone(), subject)
+                .ip(ip)
+                .detail(json!({"method": "passkey", "sid": v.session.sid})),
+            now,
+        ),
+    )?;
     metrics::login("succeeded");
-    Ok(s)
+    Ok(())
 }
 
 // ---- account page ----

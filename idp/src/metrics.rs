@@ -59,3 +59,12 @@ pub fn login(result: &'static str) {
 pub fn backchannel(result: &'static str) {
     metrics::counter!("idp_backchannel_logout_total", "result" => result).increment(1);
 }
+
+/// Records one group commit of the SQLite writer: the jobs it carried, how long the whole
+/// transaction took and how long its `COMMIT` (the fsync) took.
+pub fn db_batch(jobs: usize, total_seconds: f64, commit_seconds: f64) {
+    metrics::counter!("idp_db_write_batches_total").increment(1);
+    metrics::counter!("idp_db_write_jobs_total").increment(jobs as u64);
+    metrics::histogram!("idp_db_write_batch_seconds").record(total_seconds);
+    metrics::histogram!("idp_db_commit_seconds").record(commit_seconds);
+}

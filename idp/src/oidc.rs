@@ -170,10 +170,9 @@ pub async fn continue_request(
             let Some(s) = session else {
                 return Ok(Step::Login(id.to_string()));
             };
-            if !store::login::finish_request(&idp.db, id, now).await? {
+            let Some(code) = issue_code(idp, id, &req, &client, s, now).await? else {
                 return Ok(Step::ErrorPage("expired".into()));
-            }
-            let code = issue_code(idp, &req, &client, s, now).await?;
+            };
             Ok(Step::Redirect(client_redirect(idp, &req.redirect_uri, &[("code", &code)], req.state.as_deref())))
         }
     }
@@ -287,8 +286,17 @@ pub async fn consent_decision(
     continue_request(idp, id, browser, Some(session), now).await
 }
 
-/// Creates the grant and its code (60 s, single use, bound to client, redirect URI and PKCE).
-async fn issue_code(idp: &Idp, req: &AuthRequest, client: &Client, s: &SessionRow, now: UnixTime) -> Result<String> {
+/// Finishes request `id` and creates its grant and code (60 s, single use, bound to client,
+/// redirect URI and PKCE), in one transaction; `None` if the request was already finished (a
+/// double submit), in which case nothing is created.
+async fn issue_code(
+    idp: &Idp,
+    id: &str,
+    req: &AuthRequest,
+    client: &Client,
+    s: &SessionRow,
+    now: UnixTime,
+) -> Result<Option<String>> {
     let released = claims::released(req, client);
     let mut userinfo: BTreeSet<String> = BTreeSet::new();
     for sc in req.scope_set().iter() {
@@ -324,8 +332,7 @@ async fn issue_code(idp: &Idp, req: &AuthRequest, client: &Client, s: &SessionRo
         nonce: req.nonce.as_deref(),
         expires_at: now + idp.config.tokens.code_ttl as i64,
     };
-    store::login::create_grant_and_code(&idp.db, &grant, &new, now).await?;
-    Ok(code)
+    Ok(store::login::finish_with_code(&idp.db, id, &grant, &new, now).await?.then_some(code))
 }
 
 /// `POST /par` (RFC 9126): validates the request now and returns a single-use `request_uri`.

@@ -8,7 +8,7 @@ use openidconnect::{OAuth2TokenResponse, TokenIntrospectionResponse, TokenRespon
 use serde_json::{Value, json};
 
 use crate::{
-    authenticator::{self, ResidentSoftPasskey},
+    authenticator::{Authenticator, ResidentSoftPasskey},
     both_backends, rp,
     support::{self, Backend, TestIdp},
 };
@@ -76,11 +76,11 @@ pub fn csrf_of(html: &str) -> String {
 }
 
 /// Activation with the code and a new passkey; leaves the browser logged in.
-pub async fn activate(b: &Browser, key: &mut ResidentSoftPasskey, cid: &str, code: &str) {
+pub async fn activate(b: &Browser, key: &mut impl Authenticator, cid: &str, code: &str) {
     let csrf = b.csrf("/activate").await;
     let (s, start) = b.post_json("/activate/start", &csrf, json!({"cid": cid, "code": code})).await;
     assert_eq!(s, 200, "{start}");
-    let cred = authenticator::create(key, &b.base, &start["options"]);
+    let cred = key.create(&b.base, &start["options"]);
     let (s, fin) = b
         .post_json(
             "/activate/finish",
@@ -94,7 +94,7 @@ pub async fn activate(b: &Browser, key: &mut ResidentSoftPasskey, cid: &str, cod
 
 /// Follows an authorization URL through login and consent to the client's redirect; returns
 /// the final Location.
-pub async fn login_through(b: &Browser, key: &mut ResidentSoftPasskey, authorize_url: &str, consent: bool) -> String {
+pub async fn login_through(b: &Browser, key: &mut impl Authenticator, authorize_url: &str, consent: bool) -> String {
     let (s, loc, body) = b.get(authorize_url).await;
     assert_eq!(s, 303, "{body}");
     let mut loc = loc.unwrap();
@@ -104,7 +104,7 @@ pub async fn login_through(b: &Browser, key: &mut ResidentSoftPasskey, authorize
         let (s, start) = b.post_json("/login/passkey/start", &csrf, json!({"req": req})).await;
         assert_eq!(s, 200, "{start}");
         assert_eq!(start["options"]["publicKey"]["userVerification"], "required");
-        let cred = authenticator::get(key, &b.base, &start["options"]);
+        let cred = key.get(&b.base, &start["options"]);
         let (s, fin) = b
             .post_json(
                 "/login/passkey/finish",

@@ -13,7 +13,7 @@ use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::{Value, json};
 
 use crate::{
-    authenticator::ResidentSoftPasskey,
+    authenticator::{ResidentSoftPasskey, RingPasskey},
     both_backends,
     citizen::{self, Browser},
     rp,
@@ -89,6 +89,50 @@ async fn citizen(idp: &TestIdp) -> (Browser, ResidentSoftPasskey) {
     citizen::activate(&b, &mut key, "10101001234", &code).await;
     (b, key)
 }
+
+/// The load generator's ring-based authenticator is a real WebAuthn authenticator to the
+/// server: its "none" attestation registers, its discoverable assertions log in (twice, so the
+/// signature counter moves), and a tampered assertion is refused.
+async fn ring_passkey_is_a_real_authenticator(backend: Backend) {
+    let Some(idp) = support::start(backend).await else { return };
+    let code = citizen::import_and_issue(&idp, "10101001234").await;
+    let mut key = RingPasskey::new();
+    let b = Browser::new(&idp.base);
+    citizen::activate(&b, &mut key, "10101001234", &code).await;
+    let redirect = "https://registry.gov.bt/cb";
+    let (id, secret) = support::register(&idp, citizen::web_client(redirect)).await;
+    for _ in 0..2 {
+        let (verifier, challenge) = pkce();
+        let url = authorize_url(&idp.base, &id, redirect, "openid profile", &challenge, &[("prompt", "login")]);
+        let cb = citizen::login_through(&b, &mut key, &url, true).await;
+        let t = redeem(&idp, &id, secret.as_deref().unwrap(), &code_of(&cb), redirect, &verifier).await;
+        assert_eq!(payload(t["id_token"].as_str().unwrap())["amr"], json!(["hwk", "user", "mfa"]));
+    }
+    // A signature over other data is refused.
+    let (_, challenge) = pkce();
+    let url = authorize_url(&idp.base, &id, redirect, "openid", &challenge, &[("prompt", "login")]);
+    let (_, loc, _) = b.get(&url).await;
+    let loc = loc.unwrap();
+    let req = loc.split("req=").nth(1).unwrap().to_string();
+    let csrf = b.csrf(&loc).await;
+    let (_, start) = b.post_json("/login/passkey/start", &csrf, json!({"req": req})).await;
+    let mut cred = crate::authenticator::Authenticator::get(&mut key, &b.base, &start["options"]);
+    let sig = cred["response"]["signature"].as_str().unwrap().to_string();
+    let flipped = match sig.strip_prefix('A') {
+        Some(rest) => format!("B{rest}"),
+        None => format!("A{}", &sig[1..]),
+    };
+    cred["response"]["signature"] = json!(flipped);
+    let (s, _) = b
+        .post_json(
+            "/login/passkey/finish",
+            &csrf,
+            json!({"ceremony": start["ceremony"], "req": req, "credential": cred}),
+        )
+        .await;
+    assert_eq!(s, 400, "a tampered assertion is refused");
+}
+both_backends!(ring_passkey_is_a_real_authenticator);
 
 async fn national_id_and_algorithms(backend: Backend) {
     let Some(idp) = support::start(backend).await else { return };

@@ -13,7 +13,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../e2e/authenticator.rs"]
+#[allow(dead_code)] // the e2e tests' webauthn-authenticator-rs passkey is not used here
 mod authenticator;
+
+use authenticator::Authenticator;
 
 use std::{
     path::{Path, PathBuf},
@@ -128,7 +131,7 @@ struct Ctx {
 
 struct Citizen {
     http: reqwest::Client,
-    key: authenticator::ResidentSoftPasskey,
+    key: authenticator::RingPasskey,
 }
 
 fn browser() -> reqwest::Client {
@@ -176,7 +179,7 @@ async fn activate(ctx: &Ctx, c: &mut Citizen, cid: &str, code: &str) -> Result<(
     .await?
     .json()
     .await?;
-    let cred = authenticator::create(&mut c.key, &ctx.issuer, &start["options"]);
+    let cred = c.key.create(&ctx.issuer, &start["options"]);
     expect(
         c.http
             .post(format!("{}/activate/finish", ctx.base))
@@ -223,7 +226,7 @@ async fn login(ctx: &Ctx, c: &mut Citizen) -> Result<(), Fail> {
     .await?
     .json()
     .await?;
-    let cred = authenticator::get(&mut c.key, &ctx.issuer, &start["options"]);
+    let cred = c.key.get(&ctx.issuer, &start["options"]);
     let fin: Value = expect(
         c.http
             .post(format!("{}/login/passkey/finish", ctx.base))
@@ -305,7 +308,7 @@ async fn run(ctx: Arc<Ctx>, idp_bin: PathBuf, data_dir: PathBuf, connections: us
     let mut people = Vec::with_capacity(connections);
     for i in 0..connections {
         let issued: Value = serde_json::from_str(&idp(&idp_bin, &["citizen", "issue", &cid(i), "--json"])).unwrap();
-        let mut c = Citizen { http: browser(), key: authenticator::ResidentSoftPasskey::new() };
+        let mut c = Citizen { http: browser(), key: authenticator::RingPasskey::new() };
         activate(&ctx, &mut c, &cid(i), issued["activation_code"].as_str().unwrap()).await.expect("activation");
         login(&ctx, &mut c).await.expect("first login");
         people.push(c);

@@ -61,7 +61,7 @@ impl IntoResponse for Error {
                 (StatusCode::NOT_FOUND, Json(serde_json::json!({"error": "not_found", "error_description": msg})))
                     .into_response()
             }
-            Error::Db(e) => {
+            e @ (Error::Db(_) | Error::Sqlite(_)) => {
                 tracing::error!(error = %e, request_id = %super::middleware::request_id(), "database error");
                 OAuthError::new(OAuthErrorKind::TemporarilyUnavailable, "the service is temporarily unavailable")
                     .into_response()

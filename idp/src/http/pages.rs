@@ -384,14 +384,18 @@ pub async fn login_finish(
     let now = domain::now();
     let r = async {
         let req: LoginFinish = parse_json(&body)?;
-        let s = login::login_finish(&idp, &req.ceremony, &req.credential, &ip.0, now).await?;
-        let next = match req.req.as_deref().filter(|r| !r.is_empty()) {
-            Some(id) if oidc::mark_login(&idp, id, &b.id, &s.sid, now).await? => {
-                format!("/authorize/continue?req={id}")
-            }
-            _ => "/account".to_string(),
+        let v = login::login_verify(&idp, &req.ceremony, &req.credential, &ip.0, now).await?;
+        // Binding the login to the authorization request is written beside the login itself.
+        let next = async {
+            Ok(match req.req.as_deref().filter(|r| !r.is_empty()) {
+                Some(id) if oidc::mark_login(&idp, id, &b.id, &v.session.sid, now).await? => {
+                    format!("/authorize/continue?req={id}")
+                }
+                _ => "/account".to_string(),
+            })
         };
-        Ok::<_, Error>((s, next))
+        let ((), next) = tokio::try_join!(login::login_record(&idp, &v, &ip.0, now), next)?;
+        Ok::<_, Error>((v.session, next))
     }
     .await;
     match r {

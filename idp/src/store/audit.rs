@@ -1,8 +1,6 @@
 //! The audit table: appends entries to the chain and reads them back.
 
-use sqlx::{AnyConnection, Row};
-
-use super::{Db, is_unique_violation};
+use super::{Conn, Db, Row, is_unique_violation, query};
 use crate::{
     domain::{
         UnixTime,
@@ -17,24 +15,24 @@ use crate::{
 pub async fn append(db: &Db, key: &[u8; 32], entry: &NewEntry, now: UnixTime) -> Result<i64> {
     for _ in 0..50 {
         let (key, entry) = (*key, entry.clone());
-        match db.write(move |c| Box::pin(async move { append_in(c, &key, &entry, now).await })).await {
+        match db.write(move |mut c| Box::pin(async move { append_in(&mut c, &key, &entry, now).await })).await {
             Ok(seq) => return Ok(seq),
-            Err(Error::Db(e)) if is_unique_violation(&e) => continue,
+            Err(e) if is_unique_violation(&e) => continue,
             Err(e) => return Err(e),
         }
     }
     Err(Error::internal("audit chain append kept colliding"))
 }
 
-async fn append_in(c: &mut AnyConnection, key: &[u8; 32], entry: &NewEntry, now: UnixTime) -> Result<i64> {
-    let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *c).await?;
+async fn append_in(c: &mut Conn<'_>, key: &[u8; 32], entry: &NewEntry, now: UnixTime) -> Result<i64> {
+    let head = query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *c).await?;
     let (prev_seq, prev_hash) = match head {
-        Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
+        Some(r) => (r.try_get::<i64>("seq")?, r.try_get::<String>("hash")?),
         None => (0, GENESIS.to_string()),
     };
     let seq = prev_seq + 1;
     let hash = chain_hash(key, &prev_hash, seq, now, entry);
-    sqlx::query(
+    query(
         "INSERT INTO audit_log (seq, at, event, actor, subject, client_id, ip, detail, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
@@ -53,7 +51,7 @@ async fn append_in(c: &mut AnyConnection, key: &[u8; 32], entry: &NewEntry, now:
     Ok(seq)
 }
 
-fn row_to_entry(r: &sqlx::any::AnyRow) -> Result<Entry> {
+fn row_to_entry(r: &Row) -> Result<Entry> {
     let detail: String = r.try_get("detail")?;
     Ok(Entry {
         seq: r.try_get("seq")?,
@@ -73,20 +71,20 @@ fn row_to_entry(r: &sqlx::any::AnyRow) -> Result<Entry> {
 
 /// Entries with `seq > after`, oldest first, at most `limit`.
 pub async fn page(db: &Db, after: i64, limit: i64) -> Result<Vec<Entry>> {
-    let rows = sqlx::query("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
+    let rows = query("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
         .bind(after)
         .bind(limit)
-        .fetch_all(db.pool())
+        .fetch_all(&mut db.reader().await?)
         .await?;
     rows.iter().map(row_to_entry).collect()
 }
 
 /// The newest entries about `subject`, newest first.
 pub async fn for_subject(db: &Db, subject: &str, limit: i64) -> Result<Vec<Entry>> {
-    let rows = sqlx::query("SELECT * FROM audit_log WHERE subject = $1 ORDER BY seq DESC LIMIT $2")
+    let rows = query("SELECT * FROM audit_log WHERE subject = $1 ORDER BY seq DESC LIMIT $2")
         .bind(subject)
         .bind(limit)
-        .fetch_all(db.pool())
+        .fetch_all(&mut db.reader().await?)
         .await?;
     rows.iter().map(row_to_entry).collect()
 }

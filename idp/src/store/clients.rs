@@ -1,8 +1,6 @@
 //! Registered clients.
 
-use sqlx::Row;
-
-use super::{Db, is_unique_violation};
+use super::{Db, Row, is_unique_violation, query};
 use crate::{
     domain::{
         UnixTime,
@@ -11,7 +9,7 @@ use crate::{
     error::{Error, Result},
 };
 
-fn row_to_client(r: &sqlx::any::AnyRow) -> Result<Client> {
+fn row_to_client(r: &Row) -> Result<Client> {
     let id: String = r.try_get("client_id")?;
     let meta: String = r.try_get("metadata")?;
     Ok(Client {
@@ -26,22 +24,22 @@ fn row_to_client(r: &sqlx::any::AnyRow) -> Result<Client> {
 pub async fn insert(db: &Db, c: &Client, now: UnixTime) -> Result<()> {
     let meta = serde_json::to_string(&c.metadata).map_err(|e| Error::internal(e.to_string()))?;
     let (id, secret_hash) = (c.client_id.as_str().to_owned(), c.secret_hash.clone());
-    db.write(move |conn| {
+    db.write(move |mut conn| {
         Box::pin(async move {
-            sqlx::query(
+            query(
                 "INSERT INTO clients (client_id, secret_hash, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
             )
             .bind(&id)
             .bind(secret_hash)
             .bind(meta)
             .bind(now)
-            .execute(&mut *conn)
+            .execute(&mut conn)
             .await
             .map_err(|e| {
                 if is_unique_violation(&e) {
                     Error::Invalid(format!("client_id {id} is already registered"))
                 } else {
-                    e.into()
+                    e
                 }
             })?;
             Ok(())
@@ -53,13 +51,13 @@ pub async fn insert(db: &Db, c: &Client, now: UnixTime) -> Result<()> {
 /// Replaces a client's secret hash.
 pub async fn set_secret_hash(db: &Db, id: &ClientId, hash: &str, now: UnixTime) -> Result<bool> {
     let (id, hash) = (id.as_str().to_owned(), hash.to_owned());
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            let r = sqlx::query("UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3")
+            let r = query("UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3")
                 .bind(hash)
                 .bind(now)
                 .bind(id)
-                .execute(&mut *c)
+                .execute(&mut c)
                 .await?;
             Ok(r.rows_affected() == 1)
         })
@@ -69,17 +67,17 @@ pub async fn set_secret_hash(db: &Db, id: &ClientId, hash: &str, now: UnixTime) 
 
 /// One client.
 pub async fn get(db: &Db, id: &str) -> Result<Option<Client>> {
-    let r = sqlx::query("SELECT client_id, secret_hash, metadata FROM clients WHERE client_id = $1")
+    let r = query("SELECT client_id, secret_hash, metadata FROM clients WHERE client_id = $1")
         .bind(id)
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut db.reader().await?)
         .await?;
     r.as_ref().map(row_to_client).transpose()
 }
 
 /// Every client, by id.
 pub async fn list(db: &Db) -> Result<Vec<Client>> {
-    let rows = sqlx::query("SELECT client_id, secret_hash, metadata FROM clients ORDER BY client_id")
-        .fetch_all(db.pool())
+    let rows = query("SELECT client_id, secret_hash, metadata FROM clients ORDER BY client_id")
+        .fetch_all(&mut db.reader().await?)
         .await?;
     rows.iter().map(row_to_client).collect()
 }
@@ -88,10 +86,8 @@ pub async fn list(db: &Db) -> Result<Vec<Client>> {
 pub async fn remove(db: &Db, id: &str) -> Result<bool> {
     let id = id.to_owned();
     let r = db
-        .write(move |c| {
-            Box::pin(async move {
-                Ok(sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(id).execute(&mut *c).await?)
-            })
+        .write(move |mut c| {
+            Box::pin(async move { query("DELETE FROM clients WHERE client_id = $1").bind(id).execute(&mut c).await })
         })
         .await?;
     Ok(r.rows_affected() == 1)

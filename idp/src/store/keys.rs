@@ -1,8 +1,6 @@
 //! The signing-key table.
 
-use sqlx::Row;
-
-use super::Db;
+use super::{Db, query};
 use crate::{domain::UnixTime, error::Result};
 
 /// A stored key row (private part still sealed).
@@ -28,12 +26,12 @@ pub struct KeyRow {
 
 /// Every key not yet removed from JWKS at `now`.
 pub async fn live(db: &Db, now: UnixTime) -> Result<Vec<KeyRow>> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT kid, alg, private_key, public_jwk, created_at, activates_at, retires_at, removed_at \
          FROM signing_keys WHERE removed_at IS NULL OR removed_at > $1 ORDER BY activates_at, kid",
     )
     .bind(now)
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.reader().await?)
     .await?;
     rows.iter()
         .map(|r| {
@@ -53,11 +51,11 @@ pub async fn live(db: &Db, now: UnixTime) -> Result<Vec<KeyRow>> {
 
 /// Every key ever made (for `idp keys list`), newest first.
 pub async fn all(db: &Db) -> Result<Vec<KeyRow>> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT kid, alg, private_key, public_jwk, created_at, activates_at, retires_at, removed_at \
          FROM signing_keys ORDER BY created_at DESC, kid",
     )
-    .fetch_all(db.pool())
+    .fetch_all(&mut db.reader().await?)
     .await?;
     rows.iter()
         .map(|r| {
@@ -80,17 +78,17 @@ pub async fn all(db: &Db) -> Result<Vec<KeyRow>> {
 /// every token they signed has expired.
 pub async fn insert_rotating(db: &Db, row: &KeyRow, retire_after: i64) -> Result<()> {
     let row = row.clone();
-    db.write(move |tx| Box::pin(async move {
-    sqlx::query(
+    db.write(move |mut tx| Box::pin(async move {
+    query(
         "UPDATE signing_keys SET retires_at = $1, removed_at = $2 \
          WHERE alg = $3 AND (retires_at IS NULL OR retires_at > $1)",
     )
     .bind(row.activates_at)
     .bind(row.activates_at + retire_after)
     .bind(&row.alg)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
-    sqlx::query(
+    query(
         "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at, activates_at, retires_at, removed_at) \
          VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)",
     )
@@ -100,7 +98,7 @@ pub async fn insert_rotating(db: &Db, row: &KeyRow, retire_after: i64) -> Result
     .bind(&row.public_jwk)
     .bind(row.created_at)
     .bind(row.activates_at)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     Ok(())
     }))
@@ -111,16 +109,16 @@ pub async fn insert_rotating(db: &Db, row: &KeyRow, retire_after: i64) -> Result
 /// another instance). True if this call inserted it.
 pub async fn insert_first(db: &Db, row: &KeyRow) -> Result<bool> {
     let row = row.clone();
-    db.write(move |tx| Box::pin(async move {
-    let exists = sqlx::query("SELECT 1 FROM signing_keys WHERE alg = $1 AND retires_at IS NULL")
+    db.write(move |mut tx| Box::pin(async move {
+    let exists = query("SELECT 1 FROM signing_keys WHERE alg = $1 AND retires_at IS NULL")
         .bind(&row.alg)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?
         .is_some();
     if exists {
         return Ok(false);
     }
-    sqlx::query(
+    query(
         "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at, activates_at, retires_at, removed_at) \
          VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)",
     )
@@ -130,7 +128,7 @@ pub async fn insert_first(db: &Db, row: &KeyRow) -> Result<bool> {
     .bind(&row.public_jwk)
     .bind(row.created_at)
     .bind(row.activates_at)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     Ok(true)
     }))

@@ -5,9 +5,7 @@
 //! are consumed with one conditional `UPDATE ... RETURNING` or `DELETE ... RETURNING`, so two
 //! instances racing for the same one cannot both win.
 
-use sqlx::{AnyConnection, Row, any::AnyRow};
-
-use super::{Db, is_unique_violation};
+use super::{Conn, Db, Row, is_unique_violation, query};
 use crate::{
     domain::UnixTime,
     error::{Error, Result},
@@ -39,9 +37,9 @@ pub async fn insert_request(
     expires_at: UnixTime,
 ) -> Result<()> {
     let (id, client_id, params, browser) = (id.to_owned(), client_id.to_owned(), params.to_owned(), browser.to_owned());
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            sqlx::query(
+            query(
                 "INSERT INTO auth_requests (id, client_id, params, browser, pushed, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(id)
@@ -51,7 +49,7 @@ pub async fn insert_request(
             .bind(i64::from(pushed))
             .bind(now)
             .bind(expires_at)
-            .execute(&mut *c)
+            .execute(&mut c)
             .await?;
             Ok(())
         })
@@ -62,17 +60,17 @@ pub async fn insert_request(
 /// Consumes a pushed request (RFC 9126: single use, bound to the client that pushed it).
 pub async fn take_pushed(db: &Db, id: &str, client_id: &str, now: UnixTime) -> Result<Option<String>> {
     let (id, client_id) = (id.to_owned(), client_id.to_owned());
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            let r = sqlx::query(
+            let r = query(
                 "UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND client_id = $3 AND pushed = 1 AND used_at IS NULL AND expires_at > $1 RETURNING params",
             )
             .bind(now)
             .bind(id)
             .bind(client_id)
-            .fetch_optional(&mut *c)
+            .fetch_optional(&mut c)
             .await?;
-            Ok(r.map(|r| r.try_get("params")).transpose()?)
+            r.map(|r| r.try_get("params")).transpose()
         })
     })
     .await
@@ -80,12 +78,12 @@ pub async fn take_pushed(db: &Db, id: &str, client_id: &str, now: UnixTime) -> R
 
 /// An interactive request still in progress.
 pub async fn get_request(db: &Db, id: &str, now: UnixTime) -> Result<Option<RequestRow>> {
-    let r = sqlx::query(
+    let r = query(
         "SELECT client_id, params, browser FROM auth_requests WHERE id = $1 AND pushed = 0 AND used_at IS NULL AND expires_at > $2",
     )
     .bind(id)
     .bind(now)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut db.reader().await?)
     .await?;
     r.map(|r| {
         Ok(RequestRow {
@@ -100,12 +98,12 @@ pub async fn get_request(db: &Db, id: &str, now: UnixTime) -> Result<Option<Requ
 /// Replaces a request's parameters (login and consent progress).
 pub async fn update_request(db: &Db, id: &str, params: &str) -> Result<()> {
     let (id, params) = (id.to_owned(), params.to_owned());
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            sqlx::query("UPDATE auth_requests SET params = $1 WHERE id = $2 AND used_at IS NULL")
+            query("UPDATE auth_requests SET params = $1 WHERE id = $2 AND used_at IS NULL")
                 .bind(params)
                 .bind(id)
-                .execute(&mut *c)
+                .execute(&mut c)
                 .await?;
             Ok(())
         })
@@ -116,12 +114,12 @@ pub async fn update_request(db: &Db, id: &str, params: &str) -> Result<()> {
 /// Marks a request finished; false if it already was (a double submit).
 pub async fn finish_request(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
     let id = id.to_owned();
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            let r = sqlx::query("UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+            let r = query("UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
                 .bind(now)
                 .bind(id)
-                .execute(&mut *c)
+                .execute(&mut c)
                 .await?;
             Ok(r.rows_affected() == 1)
         })
@@ -148,7 +146,7 @@ pub struct AccountRow {
     pub created_at: UnixTime,
 }
 
-fn account_row(r: &AnyRow) -> Result<AccountRow> {
+fn account_row(r: &Row) -> Result<AccountRow> {
     Ok(AccountRow {
         id: r.try_get("id")?,
         cid: r.try_get("cid")?,
@@ -161,32 +159,34 @@ fn account_row(r: &AnyRow) -> Result<AccountRow> {
 
 /// An account by id.
 pub async fn account(db: &Db, id: &str) -> Result<Option<AccountRow>> {
-    let r = sqlx::query("SELECT * FROM accounts WHERE id = $1").bind(id).fetch_optional(db.pool()).await?;
+    let r = query("SELECT * FROM accounts WHERE id = $1").bind(id).fetch_optional(&mut db.reader().await?).await?;
     r.as_ref().map(account_row).transpose()
 }
 
 /// An account by CID.
 pub async fn account_by_cid(db: &Db, cid: &str) -> Result<Option<AccountRow>> {
-    let r = sqlx::query("SELECT * FROM accounts WHERE cid = $1").bind(cid).fetch_optional(db.pool()).await?;
+    let r = query("SELECT * FROM accounts WHERE cid = $1").bind(cid).fetch_optional(&mut db.reader().await?).await?;
     r.as_ref().map(account_row).transpose()
 }
 
 /// An account by WebAuthn user handle.
 pub async fn account_by_handle(db: &Db, handle: &str) -> Result<Option<AccountRow>> {
-    let r = sqlx::query("SELECT * FROM accounts WHERE user_handle = $1").bind(handle).fetch_optional(db.pool()).await?;
+    let r = query("SELECT * FROM accounts WHERE user_handle = $1")
+        .bind(handle)
+        .fetch_optional(&mut db.reader().await?)
+        .await?;
     r.as_ref().map(account_row).transpose()
 }
 
 /// The account an unused, unexpired activation code belongs to (without consuming it).
 pub async fn code_account(db: &Db, code_hash: &str, now: UnixTime) -> Result<Option<String>> {
-    let r = sqlx::query(
-        "SELECT account_id FROM activation_codes WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
-    )
-    .bind(code_hash)
-    .bind(now)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(r.map(|r| r.try_get("account_id")).transpose()?)
+    let r =
+        query("SELECT account_id FROM activation_codes WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2")
+            .bind(code_hash)
+            .bind(now)
+            .fetch_optional(&mut db.reader().await?)
+            .await?;
+    r.map(|r| r.try_get("account_id")).transpose()
 }
 
 /// Redeems an activation code and stores the first passkey, in one transaction: the code is
@@ -194,25 +194,25 @@ pub async fn code_account(db: &Db, code_hash: &str, now: UnixTime) -> Result<Opt
 pub async fn activate(db: &Db, code_hash: &str, cred: &NewCredential<'_>, now: UnixTime) -> Result<bool> {
     let code_hash = code_hash.to_owned();
     let cred = cred.owned();
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            let r = sqlx::query(
+            let r = query(
                 "UPDATE activation_codes SET used_at = $1 WHERE code_hash = $2 AND account_id = $3 AND used_at IS NULL AND expires_at > $1",
             )
             .bind(now)
             .bind(code_hash)
             .bind(&cred.account_id)
-            .execute(&mut *c)
+            .execute(&mut c)
             .await?;
             if r.rows_affected() != 1 {
                 return Ok(false);
             }
-            sqlx::query("UPDATE accounts SET status = 'active', activated_at = $1 WHERE id = $2 AND status <> 'closed'")
+            query("UPDATE accounts SET status = 'active', activated_at = $1 WHERE id = $2 AND status <> 'closed'")
                 .bind(now)
                 .bind(&cred.account_id)
-                .execute(&mut *c)
+                .execute(&mut c)
                 .await?;
-            insert_credential_in(c, &cred, now).await?;
+            insert_credential_in(&mut c, &cred, now).await?;
             Ok(true)
         })
     })
@@ -253,8 +253,8 @@ struct OwnedCredential {
     name: String,
 }
 
-async fn insert_credential_in(conn: &mut AnyConnection, c: &OwnedCredential, now: UnixTime) -> Result<()> {
-    sqlx::query("INSERT INTO credentials (cred_id, account_id, passkey, name, created_at) VALUES ($1, $2, $3, $4, $5)")
+async fn insert_credential_in(conn: &mut Conn<'_>, c: &OwnedCredential, now: UnixTime) -> Result<()> {
+    query("INSERT INTO credentials (cred_id, account_id, passkey, name, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&c.cred_id)
         .bind(&c.account_id)
         .bind(&c.passkey)
@@ -263,7 +263,7 @@ async fn insert_credential_in(conn: &mut AnyConnection, c: &OwnedCredential, now
         .execute(&mut *conn)
         .await
         .map_err(|e| {
-            if is_unique_violation(&e) { Error::Invalid("this passkey is already registered".into()) } else { e.into() }
+            if is_unique_violation(&e) { Error::Invalid("this passkey is already registered".into()) } else { e }
         })?;
     Ok(())
 }
@@ -271,7 +271,7 @@ async fn insert_credential_in(conn: &mut AnyConnection, c: &OwnedCredential, now
 /// Stores an additional passkey.
 pub async fn insert_credential(db: &Db, c: &NewCredential<'_>, now: UnixTime) -> Result<()> {
     let c = c.owned();
-    db.write(move |conn| Box::pin(async move { insert_credential_in(conn, &c, now).await })).await
+    db.write(move |mut conn| Box::pin(async move { insert_credential_in(&mut conn, &c, now).await })).await
 }
 
 /// A stored passkey.
@@ -291,7 +291,7 @@ pub struct CredentialRow {
     pub last_used_at: Option<UnixTime>,
 }
 
-fn cred_row(r: &AnyRow) -> Result<CredentialRow> {
+fn cred_row(r: &Row) -> Result<CredentialRow> {
     Ok(CredentialRow {
         cred_id: r.try_get("cred_id")?,
         account_id: r.try_get("account_id")?,
@@ -304,34 +304,35 @@ fn cred_row(r: &AnyRow) -> Result<CredentialRow> {
 
 /// An account's passkeys, oldest first.
 pub async fn credentials_of(db: &Db, account_id: &str) -> Result<Vec<CredentialRow>> {
-    let rows = sqlx::query("SELECT * FROM credentials WHERE account_id = $1 ORDER BY created_at, cred_id")
+    let rows = query("SELECT * FROM credentials WHERE account_id = $1 ORDER BY created_at, cred_id")
         .bind(account_id)
-        .fetch_all(db.pool())
+        .fetch_all(&mut db.reader().await?)
         .await?;
     rows.iter().map(cred_row).collect()
 }
 
 /// One passkey.
 pub async fn credential(db: &Db, cred_id: &str) -> Result<Option<CredentialRow>> {
-    let r = sqlx::query("SELECT * FROM credentials WHERE cred_id = $1").bind(cred_id).fetch_optional(db.pool()).await?;
+    let r = query("SELECT * FROM credentials WHERE cred_id = $1")
+        .bind(cred_id)
+        .fetch_optional(&mut db.reader().await?)
+        .await?;
     r.as_ref().map(cred_row).transpose()
 }
 
 /// Saves a passkey's updated counter/state after a login.
 pub async fn touch_credential(db: &Db, cred_id: &str, passkey: Option<&str>, now: UnixTime) -> Result<()> {
     let (cred_id, passkey) = (cred_id.to_owned(), passkey.map(str::to_owned));
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
             match passkey {
-                Some(p) => sqlx::query("UPDATE credentials SET passkey = $1, last_used_at = $2 WHERE cred_id = $3")
+                Some(p) => query("UPDATE credentials SET passkey = $1, last_used_at = $2 WHERE cred_id = $3")
                     .bind(p)
                     .bind(now)
                     .bind(cred_id),
-                None => {
-                    sqlx::query("UPDATE credentials SET last_used_at = $1 WHERE cred_id = $2").bind(now).bind(cred_id)
-                }
+                None => query("UPDATE credentials SET last_used_at = $1 WHERE cred_id = $2").bind(now).bind(cred_id),
             }
-            .execute(&mut *c)
+            .execute(&mut c)
             .await?;
             Ok(())
         })
@@ -342,13 +343,13 @@ pub async fn touch_credential(db: &Db, cred_id: &str, passkey: Option<&str>, now
 /// Renames a passkey of the account.
 pub async fn rename_credential(db: &Db, account_id: &str, cred_id: &str, name: &str) -> Result<bool> {
     let (account_id, cred_id, name) = (account_id.to_owned(), cred_id.to_owned(), name.to_owned());
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            let r = sqlx::query("UPDATE credentials SET name = $1 WHERE cred_id = $2 AND account_id = $3")
+            let r = query("UPDATE credentials SET name = $1 WHERE cred_id = $2 AND account_id = $3")
                 .bind(name)
                 .bind(cred_id)
                 .bind(account_id)
-                .execute(&mut *c)
+                .execute(&mut c)
                 .await?;
             Ok(r.rows_affected() == 1)
         })
@@ -361,15 +362,15 @@ pub async fn rename_credential(db: &Db, account_id: &str, cred_id: &str, name: &
 pub async fn delete_credential(db: &Db, account_id: &str, cred_id: &str) -> Result<()> {
     let (account_id, cred_id) = (account_id.to_owned(), cred_id.to_owned());
     let deleted = db
-        .write(move |c| {
+        .write(move |mut c| {
             Box::pin(async move {
-                let r = sqlx::query(
+                let r = query(
                     "DELETE FROM credentials WHERE cred_id = $1 AND account_id = $2 \
                      AND (SELECT COUNT(*) FROM credentials WHERE account_id = $2) > 1",
                 )
                 .bind(cred_id)
                 .bind(account_id)
-                .execute(&mut *c)
+                .execute(&mut c)
                 .await?;
                 Ok(r.rows_affected())
             })
@@ -398,9 +399,9 @@ pub async fn put_ceremony(
 ) -> Result<()> {
     let (id, kind, state, account_id, context) =
         (id.to_owned(), kind.to_owned(), state.to_owned(), account_id.map(str::to_owned), context.to_owned());
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            sqlx::query("INSERT INTO ceremonies (id, kind, state, account_id, context, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            query("INSERT INTO ceremonies (id, kind, state, account_id, context, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(id)
                 .bind(kind)
                 .bind(state)
@@ -408,7 +409,7 @@ pub async fn put_ceremony(
                 .bind(context)
                 .bind(now)
                 .bind(expires_at)
-                .execute(&mut *c)
+                .execute(&mut c)
                 .await?;
             Ok(())
         })
@@ -433,14 +434,13 @@ pub struct Ceremony {
 pub async fn take_ceremony(db: &Db, id: &str, kinds: &[&str], now: UnixTime) -> Result<Option<Ceremony>> {
     let id = id.to_owned();
     let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            let r = sqlx::query(
-                "DELETE FROM ceremonies WHERE id = $1 RETURNING kind, state, account_id, context, expires_at",
-            )
-            .bind(id)
-            .fetch_optional(&mut *c)
-            .await?;
+            let r =
+                query("DELETE FROM ceremonies WHERE id = $1 RETURNING kind, state, account_id, context, expires_at")
+                    .bind(id)
+                    .fetch_optional(&mut c)
+                    .await?;
             let Some(r) = r else { return Ok(None) };
             let exp: i64 = r.try_get("expires_at")?;
             let kind: String = r.try_get("kind")?;
@@ -491,9 +491,9 @@ pub async fn create_session(
 ) -> Result<()> {
     let (id_hash, sid, account_id, acr, amr) =
         (id_hash.to_owned(), sid.to_owned(), account_id.to_owned(), acr.to_owned(), amr.to_owned());
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            sqlx::query(
+            query(
                 "INSERT INTO sessions (id_hash, sid, account_id, auth_time, acr, amr, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $4, $7)",
             )
             .bind(id_hash)
@@ -503,7 +503,7 @@ pub async fn create_session(
             .bind(acr)
             .bind(amr)
             .bind(expires_at)
-            .execute(&mut *c)
+            .execute(&mut c)
             .await?;
             Ok(())
         })
@@ -513,13 +513,13 @@ pub async fn create_session(
 
 /// The live session with this cookie hash, if its account is still active.
 pub async fn session(db: &Db, id_hash: &str, now: UnixTime) -> Result<Option<SessionRow>> {
-    let r = sqlx::query(
+    let r = query(
         "SELECT s.sid, s.account_id, s.auth_time, s.acr, s.amr FROM sessions s JOIN accounts a ON a.id = s.account_id \
          WHERE s.id_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 AND a.status = 'active'",
     )
     .bind(id_hash)
     .bind(now)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut db.reader().await?)
     .await?;
     r.map(|r| {
         Ok(SessionRow {
@@ -536,12 +536,12 @@ pub async fn session(db: &Db, id_hash: &str, now: UnixTime) -> Result<Option<Ses
 /// Ends a session; true if it was live.
 pub async fn end_session(db: &Db, sid: &str, now: UnixTime) -> Result<bool> {
     let sid = sid.to_owned();
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            let r = sqlx::query("UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL")
+            let r = query("UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL")
                 .bind(now)
                 .bind(sid)
-                .execute(&mut *c)
+                .execute(&mut c)
                 .await?;
             Ok(r.rows_affected() == 1)
         })
@@ -566,13 +566,11 @@ pub struct ConsentRow {
 
 /// The consent of an account for a client.
 pub async fn consent(db: &Db, account_id: &str, client_id: &str) -> Result<Option<ConsentRow>> {
-    let r = sqlx::query(
-        "SELECT client_id, scope, claims, granted_at FROM consents WHERE account_id = $1 AND client_id = $2",
-    )
-    .bind(account_id)
-    .bind(client_id)
-    .fetch_optional(db.pool())
-    .await?;
+    let r = query("SELECT client_id, scope, claims, granted_at FROM consents WHERE account_id = $1 AND client_id = $2")
+        .bind(account_id)
+        .bind(client_id)
+        .fetch_optional(&mut db.reader().await?)
+        .await?;
     r.map(|r| {
         Ok(ConsentRow {
             client_id: r.try_get("client_id")?,
@@ -586,12 +584,11 @@ pub async fn consent(db: &Db, account_id: &str, client_id: &str) -> Result<Optio
 
 /// Every consent of an account.
 pub async fn consents_of(db: &Db, account_id: &str) -> Result<Vec<ConsentRow>> {
-    let rows = sqlx::query(
-        "SELECT client_id, scope, claims, granted_at FROM consents WHERE account_id = $1 ORDER BY client_id",
-    )
-    .bind(account_id)
-    .fetch_all(db.pool())
-    .await?;
+    let rows =
+        query("SELECT client_id, scope, claims, granted_at FROM consents WHERE account_id = $1 ORDER BY client_id")
+            .bind(account_id)
+            .fetch_all(&mut db.reader().await?)
+            .await?;
     rows.iter()
         .map(|r| {
             Ok(ConsentRow {
@@ -615,9 +612,9 @@ pub async fn put_consent(
 ) -> Result<()> {
     let (account_id, client_id, scope, claims) =
         (account_id.to_owned(), client_id.to_owned(), scope.to_owned(), claims.to_owned());
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            sqlx::query(
+            query(
                 "INSERT INTO consents (account_id, client_id, scope, claims, granted_at) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (account_id, client_id) DO UPDATE SET scope = excluded.scope, claims = excluded.claims, granted_at = excluded.granted_at",
             )
@@ -626,7 +623,7 @@ pub async fn put_consent(
             .bind(scope)
             .bind(claims)
             .bind(now)
-            .execute(&mut *c)
+            .execute(&mut c)
             .await?;
             Ok(())
         })
@@ -638,21 +635,19 @@ pub async fn put_consent(
 /// account, in one transaction. True if there was a consent.
 pub async fn revoke_consent(db: &Db, account_id: &str, client_id: &str, now: UnixTime) -> Result<bool> {
     let (account_id, client_id) = (account_id.to_owned(), client_id.to_owned());
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            let r = sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
+            let r = query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
                 .bind(&account_id)
                 .bind(&client_id)
-                .execute(&mut *c)
+                .execute(&mut c)
                 .await?;
-            sqlx::query(
-                "UPDATE grants SET revoked_at = $1 WHERE account_id = $2 AND client_id = $3 AND revoked_at IS NULL",
-            )
-            .bind(now)
-            .bind(&account_id)
-            .bind(&client_id)
-            .execute(&mut *c)
-            .await?;
+            query("UPDATE grants SET revoked_at = $1 WHERE account_id = $2 AND client_id = $3 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(&account_id)
+                .bind(&client_id)
+                .execute(&mut c)
+                .await?;
             Ok(r.rows_affected() == 1)
         })
     })
@@ -688,7 +683,7 @@ pub struct GrantRow {
     pub revoked_at: Option<UnixTime>,
 }
 
-fn grant_row(r: &AnyRow) -> Result<GrantRow> {
+fn grant_row(r: &Row) -> Result<GrantRow> {
     Ok(GrantRow {
         id: r.try_get("id")?,
         account_id: r.try_get("account_id")?,
@@ -719,8 +714,10 @@ pub struct NewCode<'a> {
     pub expires_at: UnixTime,
 }
 
-/// Stores a grant and the code that will activate it.
-pub async fn create_grant_and_code(db: &Db, g: &GrantRow, c: &NewCode<'_>, now: UnixTime) -> Result<()> {
+/// Marks request `request_id` finished and stores a grant and the code that will activate it,
+/// in one transaction; false (and nothing stored) if the request was already finished.
+pub async fn finish_with_code(db: &Db, request_id: &str, g: &GrantRow, c: &NewCode<'_>, now: UnixTime) -> Result<bool> {
+    let request_id = request_id.to_owned();
     let g = g.clone();
     let (code_hash, redirect_uri, code_challenge, nonce, code_expires) = (
         c.code_hash.to_owned(),
@@ -729,9 +726,17 @@ pub async fn create_grant_and_code(db: &Db, g: &GrantRow, c: &NewCode<'_>, now: 
         c.nonce.map(str::to_owned),
         c.expires_at,
     );
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            sqlx::query(
+            let finished = query("UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+                .bind(now)
+                .bind(request_id)
+                .execute(&mut c)
+                .await?;
+            if finished.rows_affected() != 1 {
+                return Ok(false);
+            }
+            query(
                 "INSERT INTO grants (id, account_id, client_id, session_sid, scope, claims, auth_time, acr, amr, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
@@ -746,9 +751,9 @@ pub async fn create_grant_and_code(db: &Db, g: &GrantRow, c: &NewCode<'_>, now: 
             .bind(&g.amr)
             .bind(now)
             .bind(g.expires_at)
-            .execute(&mut *c)
+            .execute(&mut c)
             .await?;
-            sqlx::query(
+            query(
                 "INSERT INTO codes (code_hash, grant_id, redirect_uri, code_challenge, nonce, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(code_hash)
@@ -758,9 +763,9 @@ pub async fn create_grant_and_code(db: &Db, g: &GrantRow, c: &NewCode<'_>, now: 
             .bind(nonce)
             .bind(now)
             .bind(code_expires)
-            .execute(&mut *c)
+            .execute(&mut c)
             .await?;
-            Ok(())
+            Ok(true)
         })
     })
     .await
@@ -795,19 +800,19 @@ pub enum Redeem {
 /// Marks a code used and returns it; tells a replay apart from an unknown code.
 pub async fn redeem_code(db: &Db, code_hash: &str, now: UnixTime) -> Result<Redeem> {
     let code_hash = code_hash.to_owned();
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            let r = sqlx::query(
+            let r = query(
                 "UPDATE codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL RETURNING grant_id, redirect_uri, code_challenge, nonce, expires_at",
             )
             .bind(now)
             .bind(&code_hash)
-            .fetch_optional(&mut *c)
+            .fetch_optional(&mut c)
             .await?;
             let Some(r) = r else {
-                let g = sqlx::query("SELECT grant_id FROM codes WHERE code_hash = $1")
+                let g = query("SELECT grant_id FROM codes WHERE code_hash = $1")
                     .bind(&code_hash)
-                    .fetch_optional(&mut *c)
+                    .fetch_optional(&mut c)
                     .await?;
                 return Ok(match g {
                     Some(g) => Redeem::Replayed(g.try_get("grant_id")?),
@@ -815,7 +820,7 @@ pub async fn redeem_code(db: &Db, code_hash: &str, now: UnixTime) -> Result<Rede
                 });
             };
             let grant_id: String = r.try_get("grant_id")?;
-            let grant = grant_in(c, &grant_id).await?.ok_or_else(|| Error::internal("code without grant"))?;
+            let grant = grant_in(&mut c, &grant_id).await?.ok_or_else(|| Error::internal("code without grant"))?;
             Ok(Redeem::Fresh(Box::new(CodeRow {
                 grant,
                 redirect_uri: r.try_get("redirect_uri")?,
@@ -830,22 +835,22 @@ pub async fn redeem_code(db: &Db, code_hash: &str, now: UnixTime) -> Result<Rede
 
 /// A grant by id.
 pub async fn grant(db: &Db, id: &str) -> Result<Option<GrantRow>> {
-    let r = sqlx::query("SELECT * FROM grants WHERE id = $1").bind(id).fetch_optional(db.pool()).await?;
+    let r = query("SELECT * FROM grants WHERE id = $1").bind(id).fetch_optional(&mut db.reader().await?).await?;
     r.as_ref().map(grant_row).transpose()
 }
 
 /// A grant by id, read inside a write.
-async fn grant_in(conn: &mut AnyConnection, id: &str) -> Result<Option<GrantRow>> {
-    let r = sqlx::query("SELECT * FROM grants WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
+async fn grant_in(conn: &mut Conn<'_>, id: &str) -> Result<Option<GrantRow>> {
+    let r = query("SELECT * FROM grants WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
     r.as_ref().map(grant_row).transpose()
 }
 
 /// True when the grant exists, is not revoked and has not expired.
 pub async fn grant_active(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
-    Ok(sqlx::query("SELECT 1 FROM grants WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2")
+    Ok(query("SELECT 1 FROM grants WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2")
         .bind(id)
         .bind(now)
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut db.reader().await?)
         .await?
         .is_some())
 }
@@ -853,12 +858,12 @@ pub async fn grant_active(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
 /// Revokes a grant (all its refresh tokens and, through introspection, its access tokens).
 pub async fn revoke_grant(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
     let id = id.to_owned();
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            let r = sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            let r = query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now)
                 .bind(id)
-                .execute(&mut *c)
+                .execute(&mut c)
                 .await?;
             Ok(r.rows_affected() == 1)
         })
@@ -868,11 +873,10 @@ pub async fn revoke_grant(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
 
 /// The live grants that came from a session: (grant id, client id, account id).
 pub async fn grants_of_session(db: &Db, sid: &str) -> Result<Vec<(String, String, String)>> {
-    let rows =
-        sqlx::query("SELECT id, client_id, account_id FROM grants WHERE session_sid = $1 AND revoked_at IS NULL")
-            .bind(sid)
-            .fetch_all(db.pool())
-            .await?;
+    let rows = query("SELECT id, client_id, account_id FROM grants WHERE session_sid = $1 AND revoked_at IS NULL")
+        .bind(sid)
+        .fetch_all(&mut db.reader().await?)
+        .await?;
     rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("client_id")?, r.try_get("account_id")?))).collect()
 }
 
@@ -885,17 +889,15 @@ pub async fn insert_refresh(
     expires_at: UnixTime,
 ) -> Result<()> {
     let (token_hash, grant_id) = (token_hash.to_owned(), grant_id.to_owned());
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(token_hash)
-            .bind(grant_id)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *c)
-            .await?;
+            query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(token_hash)
+                .bind(grant_id)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut c)
+                .await?;
             Ok(())
         })
     })
@@ -916,28 +918,28 @@ pub enum Refresh {
 /// Consumes a refresh token (rotation).
 pub async fn use_refresh(db: &Db, token_hash: &str, now: UnixTime) -> Result<Refresh> {
     let token_hash = token_hash.to_owned();
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            let r = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING grant_id")
+            let r = query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING grant_id")
                 .bind(now)
                 .bind(&token_hash)
-                .fetch_optional(&mut *c)
+                .fetch_optional(&mut c)
                 .await?;
             match r {
                 Some(r) => {
                     let id: String = r.try_get("grant_id")?;
-                    Ok(match grant_in(c, &id).await? {
+                    Ok(match grant_in(&mut c, &id).await? {
                         Some(g) => Refresh::Fresh(g),
                         None => Refresh::Unknown,
                     })
                 }
                 None => {
-                    let used = sqlx::query("SELECT grant_id, used_at FROM refresh_tokens WHERE token_hash = $1")
+                    let used = query("SELECT grant_id, used_at FROM refresh_tokens WHERE token_hash = $1")
                         .bind(&token_hash)
-                        .fetch_optional(&mut *c)
+                        .fetch_optional(&mut c)
                         .await?;
                     Ok(match used {
-                        Some(u) if u.try_get::<Option<i64>, _>("used_at")?.is_some() => {
+                        Some(u) if u.try_get::<Option<i64>>("used_at")?.is_some() => {
                             Refresh::Reused(u.try_get("grant_id")?)
                         }
                         _ => Refresh::Unknown,
@@ -951,12 +953,12 @@ pub async fn use_refresh(db: &Db, token_hash: &str, now: UnixTime) -> Result<Ref
 
 /// The grant of a refresh token without consuming it (introspection, revocation).
 pub async fn refresh_grant(db: &Db, token_hash: &str, now: UnixTime) -> Result<Option<(GrantRow, UnixTime)>> {
-    let r = sqlx::query(
+    let r = query(
         "SELECT grant_id, expires_at FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
     )
     .bind(token_hash)
     .bind(now)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut db.reader().await?)
     .await?;
     let Some(r) = r else { return Ok(None) };
     let id: String = r.try_get("grant_id")?;
@@ -972,18 +974,18 @@ pub async fn hit(db: &Db, bucket: &str, window: i64, now: UnixTime) -> Result<(i
     let start = now - now.rem_euclid(window);
     let bucket = bucket.to_owned();
     let count = db
-        .write(move |c| {
+        .write(move |mut c| {
             Box::pin(async move {
-                let r = sqlx::query(
+                let r = query(
                     "INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1) \
                      ON CONFLICT (bucket) DO UPDATE SET count = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, \
                      window_start = excluded.window_start RETURNING count",
                 )
                 .bind(bucket)
                 .bind(start)
-                .fetch_one(&mut *c)
+                .fetch_one(&mut c)
                 .await?;
-                Ok(r.try_get::<i64, _>("count")?)
+                r.try_get::<i64>("count")
             })
         })
         .await?;
@@ -992,7 +994,7 @@ pub async fn hit(db: &Db, bucket: &str, window: i64, now: UnixTime) -> Result<(i
 
 /// Deletes expired rows of the login tables.
 pub async fn purge(db: &Db, now: UnixTime) -> Result<u64> {
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
             let mut n = 0;
             for q in [
@@ -1000,7 +1002,7 @@ pub async fn purge(db: &Db, now: UnixTime) -> Result<u64> {
                 "DELETE FROM ceremonies WHERE expires_at < $1",
                 "DELETE FROM rate_limits WHERE window_start < $1 - 3600",
             ] {
-                n += sqlx::query(q).bind(now).execute(&mut *c).await?.rows_affected();
+                n += query(q).bind(now).execute(&mut c).await?.rows_affected();
             }
             Ok(n)
         })

@@ -11,14 +11,16 @@ pub mod clients;
 pub mod keys;
 pub mod login;
 pub mod registry;
+pub(crate) mod sql;
 pub mod tokens;
 mod writer;
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{path::PathBuf, str::FromStr, sync::Arc, time::Duration};
 
 use futures_util::future::BoxFuture;
+pub(crate) use sql::{Conn, Row, query};
 use sqlx::{
-    AnyConnection, AnyPool, Executor,
+    AnyPool, Executor,
     any::{AnyConnectOptions, AnyPoolOptions},
     migrate::Migrator,
 };
@@ -52,10 +54,12 @@ pub enum Backend {
 /// A handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
+    /// sqlx pool: every query on PostgreSQL; on SQLite only migrations and the registry import
+    /// (one connection).
     pool: AnyPool,
     backend: Backend,
-    /// SQLite only: the group-commit writer every write goes through (see `writer`).
-    writer: Option<writer::Writer>,
+    /// SQLite only: the reader connections and the group-commit writer (see `sql`, `writer`).
+    lite: Option<(Arc<sql::LitePool>, writer::Writer)>,
 }
 
 impl Db {
@@ -76,17 +80,27 @@ impl Db {
             return Err(Error::Config("database_url must start with sqlite: or postgres:".into()));
         };
         let opts = AnyConnectOptions::from_str(url).map_err(|e| Error::Config(format!("database_url: {e}")))?;
-        let (pool, writer) = match backend {
+        let (pool, lite) = match backend {
             Backend::Sqlite => {
-                if let Some(dir) = sqlite_file_dir(url) {
-                    std::fs::create_dir_all(&dir)
+                let path = sqlite_file(url).ok_or_else(|| {
+                    Error::Config(
+                        "database_url: SQLite needs a file (sqlite://PATH); in-memory is not supported".into(),
+                    )
+                })?;
+                if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
                         .map_err(|e| Error::Config(format!("cannot create {}: {e}", dir.display())))?;
                 }
-                // Readers get several connections (WAL lets them run beside the writer); every
-                // write goes through one connection owned by the group-commit writer.
-                let readers = sqlite_pool(8, sync).connect_with(opts.clone()).await?;
-                let writer = sqlite_pool(1, sync).connect_with(opts).await?;
-                (readers, Some(writer::Writer::start(writer)))
+                let target = sql::LiteTarget {
+                    path,
+                    synchronous: match sync {
+                        SqliteSync::Full => "FULL",
+                        SqliteSync::Normal => "NORMAL",
+                    },
+                };
+                let pool = sqlite_pool(1, sync).connect_with(opts).await?;
+                let writer = writer::Writer::start(&target)?;
+                (pool, Some((sql::LitePool::new(target), writer)))
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -97,7 +111,7 @@ impl Db {
                 (pool, None)
             }
         };
-        Ok(Self { pool, backend, writer })
+        Ok(Self { pool, backend, lite })
     }
 
     /// Applies pending migrations for this backend.
@@ -116,20 +130,28 @@ impl Db {
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+        F: for<'c> FnOnce(Conn<'c>) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
-        match &self.writer {
-            Some(w) => w.write(f).await,
+        match &self.lite {
+            Some((_, w)) => w.write(f).await,
             None => {
                 let mut tx = self.pool.begin().await?;
-                let v = f(&mut tx).await?;
+                let v = f(Conn::Any(&mut tx)).await?;
                 tx.commit().await?;
                 Ok(v)
             }
         }
     }
 
-    /// The pool, for the repository modules.
+    /// A connection to read with.
+    pub(crate) async fn reader(&self) -> Result<sql::Reader> {
+        Ok(match &self.lite {
+            Some((readers, _)) => sql::Reader::Lite(readers.clone()),
+            None => sql::Reader::Any(self.pool.acquire().await?),
+        })
+    }
+
+    /// The sqlx pool (migrations, bulk import).
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -141,15 +163,13 @@ impl Db {
 
     /// A cheap round trip, for `/readyz`.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sql::query("SELECT 1 AS one").fetch_one(&mut self.reader().await?).await?;
         Ok(())
     }
 
-    /// Closes every connection (graceful shutdown).
+    /// Closes every connection (graceful shutdown). SQLite's writer finishes the jobs it
+    /// holds and stops when the last handle is dropped.
     pub async fn close(&self) {
-        if let Some(w) = &self.writer {
-            w.close().await;
-        }
         self.pool.close().await;
     }
 }
@@ -175,20 +195,24 @@ fn sqlite_pool(size: u32, sync: SqliteSync) -> AnyPoolOptions {
     )
 }
 
-/// The folder of a `sqlite://path?...` URL's file, if it has one.
-fn sqlite_file_dir(url: &str) -> Option<std::path::PathBuf> {
+/// The file of a `sqlite://path?...` URL; `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     if path.is_empty() || path == ":memory:" {
         return None;
     }
-    Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf)
+    Some(PathBuf::from(path))
 }
 
 /// True when the error is a unique-constraint violation (both engines).
-pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &Error) -> bool {
     match e {
-        sqlx::Error::Database(db) => db.is_unique_violation() || db.message().contains("UNIQUE constraint failed"),
+        Error::Db(sqlx::Error::Database(db)) => db.is_unique_violation(),
+        Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+            f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        }
         _ => false,
     }
 }
@@ -199,8 +223,8 @@ mod tests {
 
     #[test]
     fn sqlite_dir_is_found() {
-        assert_eq!(sqlite_file_dir("sqlite://data/idp.db?mode=rwc"), Some("data".into()));
-        assert_eq!(sqlite_file_dir("sqlite://idp.db"), None);
-        assert_eq!(sqlite_file_dir("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("sqlite://data/idp.db?mode=rwc"), Some("data/idp.db".into()));
+        assert_eq!(sqlite_file("sqlite://idp.db"), Some("idp.db".into()));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
     }
 }

@@ -1,8 +1,6 @@
 //! The civil registry and digital-ID accounts.
 
-use sqlx::Row;
-
-use super::Db;
+use super::{Db, Row, query};
 use crate::{
     domain::{UnixTime, cid::Cid, registry::Person},
     error::{Error, Result},
@@ -71,10 +69,13 @@ pub async fn import(db: &Db, people: &[Person], now: UnixTime, progress: &mut dy
 
 /// A person by CID.
 pub async fn person(db: &Db, cid: &Cid) -> Result<Option<Person>> {
-    let r = sqlx::query("SELECT * FROM persons WHERE cid = $1").bind(cid.as_str()).fetch_optional(db.pool()).await?;
+    let r = query("SELECT * FROM persons WHERE cid = $1")
+        .bind(cid.as_str())
+        .fetch_optional(&mut db.reader().await?)
+        .await?;
     r.map(|r| {
         Ok(Person {
-            cid: Cid::parse(&r.try_get::<String, _>("cid")?).map_err(|e| Error::internal(e.to_string()))?,
+            cid: Cid::parse(&r.try_get::<String>("cid")?).map_err(|e| Error::internal(e.to_string()))?,
             given_name: r.try_get("given_name")?,
             middle_name: r.try_get("middle_name")?,
             family_name: r.try_get("family_name")?,
@@ -105,10 +106,10 @@ pub struct Account {
     pub created_at: UnixTime,
 }
 
-fn row_to_account(r: &sqlx::any::AnyRow) -> Result<Account> {
+fn row_to_account(r: &Row) -> Result<Account> {
     Ok(Account {
         id: r.try_get("id")?,
-        cid: Cid::parse(&r.try_get::<String, _>("cid")?).map_err(|e| Error::internal(e.to_string()))?,
+        cid: Cid::parse(&r.try_get::<String>("cid")?).map_err(|e| Error::internal(e.to_string()))?,
         status: r.try_get("status")?,
         user_handle: r.try_get("user_handle")?,
         created_at: r.try_get("created_at")?,
@@ -125,9 +126,9 @@ pub async fn issue(
     expires_at: UnixTime,
 ) -> Result<Account> {
     let (new_account, code_hash) = (new_account.clone(), code_hash.to_owned());
-    db.write(move |tx| {
+    db.write(move |mut tx| {
         Box::pin(async move {
-            sqlx::query(
+            query(
                 "INSERT INTO accounts (id, cid, status, user_handle, created_at) VALUES ($1, $2, 'pending', $3, $4) \
          ON CONFLICT (cid) DO NOTHING",
             )
@@ -135,29 +136,29 @@ pub async fn issue(
             .bind(new_account.cid.as_str())
             .bind(&new_account.user_handle)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-            let row = sqlx::query("SELECT * FROM accounts WHERE cid = $1")
+            let row = query("SELECT * FROM accounts WHERE cid = $1")
                 .bind(new_account.cid.as_str())
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?;
             let account = row_to_account(&row)?;
             if account.status == "closed" {
                 return Err(Error::Invalid("this digital ID is closed; it cannot be re-issued".into()));
             }
-            sqlx::query("UPDATE activation_codes SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL")
+            query("UPDATE activation_codes SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL")
                 .bind(now)
                 .bind(&account.id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
-            sqlx::query(
+            query(
                 "INSERT INTO activation_codes (code_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
             )
             .bind(code_hash)
             .bind(&account.id)
             .bind(now)
             .bind(expires_at)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
             Ok(account)
         })

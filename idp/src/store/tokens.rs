@@ -1,17 +1,17 @@
 //! Token bookkeeping: revoked access-token ids and used client-assertion ids.
 
-use super::Db;
+use super::{Db, query};
 use crate::{domain::UnixTime, error::Result};
 
 /// Records an access token's `jti` as revoked until it would have expired anyway.
 pub async fn revoke_jti(db: &Db, jti: &str, expires_at: UnixTime) -> Result<()> {
     let jti = jti.to_owned();
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+            query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
                 .bind(jti)
                 .bind(expires_at)
-                .execute(&mut *c)
+                .execute(&mut c)
                 .await?;
             Ok(())
         })
@@ -21,24 +21,28 @@ pub async fn revoke_jti(db: &Db, jti: &str, expires_at: UnixTime) -> Result<()> 
 
 /// True when the `jti` was revoked.
 pub async fn is_revoked(db: &Db, jti: &str) -> Result<bool> {
-    Ok(sqlx::query("SELECT 1 FROM revoked_tokens WHERE jti = $1").bind(jti).fetch_optional(db.pool()).await?.is_some())
+    Ok(query("SELECT 1 FROM revoked_tokens WHERE jti = $1")
+        .bind(jti)
+        .fetch_optional(&mut db.reader().await?)
+        .await?
+        .is_some())
 }
 
 /// Records a client assertion's `jti`; false when it was already used (a replay).
 pub async fn use_assertion_jti(db: &Db, client_id: &str, jti: &str, expires_at: UnixTime) -> Result<bool> {
     let (client_id, jti) = (client_id.to_owned(), jti.to_owned());
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
             // ON CONFLICT rather than catching the violation: on PostgreSQL a failed statement
             // would abort the surrounding transaction.
-            let r = sqlx::query(
+            let r = query(
                 "INSERT INTO used_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (client_id, jti) DO NOTHING",
             )
             .bind(client_id)
             .bind(jti)
             .bind(expires_at)
-            .execute(&mut *c)
+            .execute(&mut c)
             .await?;
             Ok(r.rows_affected() == 1)
         })
@@ -48,13 +52,10 @@ pub async fn use_assertion_jti(db: &Db, client_id: &str, jti: &str, expires_at: 
 
 /// Deletes bookkeeping rows that can no longer matter.
 pub async fn purge_expired(db: &Db, now: UnixTime) -> Result<u64> {
-    db.write(move |c| {
+    db.write(move |mut c| {
         Box::pin(async move {
-            let a = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1").bind(now).execute(&mut *c).await?;
-            let b = sqlx::query("DELETE FROM used_client_assertions WHERE expires_at < $1")
-                .bind(now)
-                .execute(&mut *c)
-                .await?;
+            let a = query("DELETE FROM revoked_tokens WHERE expires_at < $1").bind(now).execute(&mut c).await?;
+            let b = query("DELETE FROM used_client_assertions WHERE expires_at < $1").bind(now).execute(&mut c).await?;
             Ok(a.rows_affected() + b.rows_affected())
         })
     })

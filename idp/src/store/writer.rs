@@ -1,24 +1,25 @@
-//! Group commit for SQLite: one task owns the only write connection and commits the writes of
-//! many requests in one transaction.
+//! Group commit for SQLite: one thread owns the only write connection and commits the writes
+//! of many requests in one transaction.
 //!
 //! Why: SQLite has one writer at a time, and with `synchronous=FULL` every commit waits for an
 //! fsync. Letting each request commit on its own pool connection made writers queue on SQLite's
 //! lock, whose busy handler *sleeps* (1, 2, 5, 10 ... ms) between retries, and paid one fsync per
-//! statement group: complete logins topped out near 120/s. Here writes are jobs sent to one task;
-//! it takes every job waiting (up to [`MAX_BATCH`]), runs each inside its own `SAVEPOINT` of one
-//! `BEGIN IMMEDIATE` transaction (a job that fails is rolled back alone), commits once, and only
-//! then answers each caller. Durability is unchanged: no caller hears "done" before its write
-//! is on disk, but one fsync now covers the whole batch. Under light load a batch is one job and
-//! the latency is that of a plain transaction.
+//! statement group: complete logins topped out near 120/s. Here writes are jobs sent to one
+//! thread; it takes every job waiting (up to [`MAX_BATCH`]), runs each inside its own
+//! `SAVEPOINT` of one `BEGIN IMMEDIATE` transaction (a job that fails is rolled back alone),
+//! commits once, and only then answers each caller. Durability is unchanged: no caller hears
+//! "done" before its write is on disk, but one fsync now covers the whole batch. Under light
+//! load a batch is one job and the latency is that of a plain transaction. The fsync happens on
+//! this thread, never on a runtime thread.
 //!
-//! Readers keep their own pool: in WAL mode they never wait for the writer.
+//! Readers keep their own connections: in WAL mode they never wait for the writer.
 
 use std::panic::AssertUnwindSafe;
 
 use futures_util::{FutureExt, future::BoxFuture};
-use sqlx::{AnyConnection, AnyPool, Executor};
 use tokio::sync::{mpsc, oneshot};
 
+use super::sql::{Conn, LiteTarget};
 use crate::error::{Error, Result};
 
 /// At most this many jobs share one transaction (bounds the work lost to one failed commit and
@@ -35,27 +36,26 @@ struct Ran {
     deliver: Box<dyn FnOnce(Result<()>) + Send>,
 }
 
-/// A unit of work: runs against the writer's connection, inside a transaction.
-type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Ran> + Send>;
+/// A unit of work: runs on the writer's connection, inside a transaction. Its future never
+/// waits (a SQLite connection answers synchronously), so the thread polls it to completion.
+type Job = Box<dyn for<'c> FnOnce(Conn<'c>) -> BoxFuture<'c, Ran> + Send>;
 
-/// Handle to the writer task; cheap to clone.
+/// Handle to the writer thread; cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct Writer {
     tx: mpsc::Sender<Job>,
-    pool: AnyPool,
 }
 
 impl Writer {
-    /// Starts the writer task on `pool` (a pool of one connection reserved for writing).
-    pub(crate) fn start(pool: AnyPool) -> Self {
+    /// Opens the write connection and starts the writer thread.
+    pub(crate) fn start(target: &LiteTarget) -> Result<Self> {
+        let conn = target.open()?;
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool.clone(), rx));
-        Self { tx, pool }
-    }
-
-    /// Closes the write connection (graceful shutdown, after the last request).
-    pub(crate) async fn close(&self) {
-        self.pool.close().await;
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| Error::internal(format!("cannot start the database writer: {e}")))?;
+        Ok(Self { tx })
     }
 
     /// Runs `f` inside a write transaction and returns its value once the transaction that
@@ -63,16 +63,12 @@ impl Writer {
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+        F: for<'c> FnOnce(Conn<'c>) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<T>>();
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
-                let out = match AssertUnwindSafe(f(conn)).catch_unwind().await {
-                    Ok(out) => out,
-                    Err(_) => Err(Error::internal("a database write panicked")),
-                };
-                match out {
+                match f(conn).await {
                     Ok(value) => Ran {
                         ok: true,
                         deliver: Box::new(move |committed: Result<()>| {
@@ -89,55 +85,77 @@ impl Writer {
             })
         });
         self.tx.send(job).await.map_err(|_| Error::unavailable("the database writer has stopped"))?;
-        // A dropped job (the batch could not start) is an unavailable database, not a bug.
+        // A dropped job (its batch could not start) is an unavailable database, not a bug.
         answer.await.map_err(|_| Error::unavailable("the write was not carried out"))?
     }
 }
 
-async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
+fn run(mut conn: rusqlite::Connection, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let jobs = std::mem::take(&mut batch);
-        match pool.acquire().await {
-            Ok(mut conn) => commit_batch(&mut conn, jobs).await,
-            // Dropping the jobs answers their callers with "unavailable"; the pool reconnects
-            // by itself, so the next batch tries again.
-            Err(e) => tracing::error!(error = %e, jobs = jobs.len(), "database writer cannot get a connection"),
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, std::mem::take(&mut batch));
+    }
+}
+
+/// Runs one job to completion on this thread; a panic or a job that tries to wait is that
+/// job's failure, not the writer's.
+fn run_job(conn: &mut rusqlite::Connection, job: Job) -> Option<Ran> {
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| job(Conn::Lite(conn)).now_or_never()));
+    match polled {
+        Ok(Some(ran)) => Some(ran),
+        Ok(None) => {
+            tracing::error!("a database write waited on something other than the database; it is abandoned");
+            None
+        }
+        Err(_) => {
+            tracing::error!("a database write panicked; it is abandoned");
+            None
         }
     }
 }
 
 /// Runs `jobs` in one transaction and answers each: either the transaction commits and every
 /// job gets its own outcome, or nothing is kept and every job gets an error.
-async fn commit_batch(conn: &mut AnyConnection, jobs: Vec<Job>) {
-    if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
+fn commit_batch(conn: &mut rusqlite::Connection, jobs: Vec<Job>) {
+    let started = std::time::Instant::now();
+    let count = jobs.len();
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        // Dropping the jobs answers their callers with "unavailable".
         tracing::error!(error = %e, jobs = jobs.len(), "database writer cannot begin a transaction");
         return;
     }
     let mut ran = Vec::with_capacity(jobs.len());
     let mut failed = None;
     for job in jobs {
-        if let Err(e) = conn.execute("SAVEPOINT job").await {
-            failed = Some(e);
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            failed = Some(e.to_string());
             break;
         }
-        let r = job(conn).await;
-        let end = if r.ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-        ran.push(r);
-        if let Err(e) = conn.execute(end).await {
-            failed = Some(e);
+        let r = run_job(conn, job);
+        let end = if r.as_ref().is_some_and(|r| r.ok) { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        ran.extend(r);
+        if let Err(e) = conn.execute_batch(end) {
+            failed = Some(e.to_string());
             break;
         }
     }
+    let committing = std::time::Instant::now();
     let committed = match failed {
-        None => conn.execute("COMMIT").await.map(drop),
+        None => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
         Some(e) => Err(e),
     };
+    crate::metrics::db_batch(count, started.elapsed().as_secs_f64(), committing.elapsed().as_secs_f64());
     if let Err(e) = &committed {
         tracing::error!(error = %e, jobs = ran.len(), "database writer: the batch is rolled back");
-        let _ = conn.execute("ROLLBACK").await;
+        let _ = conn.execute_batch("ROLLBACK");
     }
-    let committed = committed.map_err(|e| e.to_string());
     for r in ran {
         (r.deliver)(committed.clone().map_err(Error::unavailable));
     }
@@ -145,9 +163,10 @@ async fn commit_batch(conn: &mut AnyConnection, jobs: Vec<Job>) {
 
 #[cfg(test)]
 mod tests {
-    use sqlx::Row;
-
-    use crate::{error::Error, store::Db};
+    use crate::{
+        error::Error,
+        store::{Db, query},
+    };
 
     /// Many concurrent jobs share batches; a job that fails after writing leaves nothing
     /// behind, and the others in its batch are kept and answered with their own values.
@@ -155,10 +174,8 @@ mod tests {
     async fn failing_job_is_rolled_back_alone() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}/w.db?mode=rwc", dir.path().display())).await.unwrap();
-        db.write(|c| {
-            Box::pin(
-                async move { Ok(sqlx::query("CREATE TABLE t (n INTEGER PRIMARY KEY)").execute(c).await.map(drop)?) },
-            )
+        db.write(|mut c| {
+            Box::pin(async move { query("CREATE TABLE t (n INTEGER PRIMARY KEY)").execute(&mut c).await.map(drop) })
         })
         .await
         .unwrap();
@@ -166,9 +183,9 @@ mod tests {
         for n in 0..200i64 {
             let db = db.clone();
             tasks.push(tokio::spawn(async move {
-                db.write(move |c| {
+                db.write(move |mut c| {
                     Box::pin(async move {
-                        sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *c).await?;
+                        query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut c).await?;
                         if n % 3 == 0 { Err(Error::Invalid(format!("job {n} refuses"))) } else { Ok(n * 10) }
                     })
                 })
@@ -183,8 +200,8 @@ mod tests {
                 Err(e) => panic!("unexpected {e}"),
             }
         }
-        let rows = sqlx::query("SELECT n FROM t ORDER BY n").fetch_all(db.pool()).await.unwrap();
-        let kept: Vec<i64> = rows.iter().map(|r| r.try_get::<i64, _>("n").unwrap()).collect();
+        let rows = query("SELECT n FROM t ORDER BY n").fetch_all(&mut db.reader().await.unwrap()).await.unwrap();
+        let kept: Vec<i64> = rows.iter().map(|r| r.try_get::<i64>("n").unwrap()).collect();
         assert_eq!(kept, (0..200).filter(|n| n % 3 != 0).collect::<Vec<_>>());
     }
 
@@ -193,20 +210,18 @@ mod tests {
     async fn constraint_violation_fails_only_its_job() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}/w.db?mode=rwc", dir.path().display())).await.unwrap();
-        db.write(|c| {
-            Box::pin(
-                async move { Ok(sqlx::query("CREATE TABLE t (n INTEGER PRIMARY KEY)").execute(c).await.map(drop)?) },
-            )
+        db.write(|mut c| {
+            Box::pin(async move { query("CREATE TABLE t (n INTEGER PRIMARY KEY)").execute(&mut c).await.map(drop) })
         })
         .await
         .unwrap();
         let ins = |n: i64| {
             let db = db.clone();
             async move {
-                db.write(move |c| {
-                    Box::pin(async move {
-                        Ok(sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(c).await.map(drop)?)
-                    })
+                db.write(move |mut c| {
+                    Box::pin(
+                        async move { query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut c).await.map(drop) },
+                    )
                 })
                 .await
             }
@@ -214,8 +229,12 @@ mod tests {
         let (a, b, c) = tokio::join!(ins(1), ins(1), ins(2));
         assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "exactly one of the duplicates wins");
         assert!(c.is_ok());
-        let n: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM t").fetch_one(db.pool()).await.unwrap().try_get("n").unwrap();
+        let n: i64 = query("SELECT COUNT(*) AS n FROM t")
+            .fetch_one(&mut db.reader().await.unwrap())
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap();
         assert_eq!(n, 2);
     }
 }
