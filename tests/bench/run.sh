@@ -38,7 +38,7 @@ LOADGEN_NAME=idp-loadgen-login
 LOADGEN=$TARGET_DIR/release/$LOADGEN_NAME
 
 # Targets of the issue (req/s; ms; MB = 10^6 bytes; s).
-T_TOKEN=15000 T_STATIC=40000 T_P99=20 T_IDLE_MB=30 T_LOAD_MB=100 T_READY=1
+T_TOKEN=15000 T_STATIC=40000 T_P99=20 T_IDLE_MB=30 T_LOAD_MB=100 T_READY=1 T_LOGIN=1000
 
 OUT=$BENCH/results/$(date +%Y%m%dT%H%M%S)
 mkdir -p "$OUT"
@@ -416,6 +416,8 @@ login_row=$(row_of passkey-login)
   echo "| discovery >= $T_STATIC /s | $DISCO_RPS | $(verdict ge "$DISCO_RPS" $T_STATIC) |"
   echo "| JWKS >= $T_STATIC /s | $JWKS_RPS | $(verdict ge "$JWKS_RPS" $T_STATIC) |"
   for r in "${ROWS[@]}"; do
+    # The p99 target is per request; a passkey-login row is a whole login of seven requests.
+    [ "${r%% *}" = passkey-login ] && continue
     p=$(row_get "$r" p99_ms)
     echo "| p99 < $T_P99 ms at $CONNS connections: ${r%% *} | $p ms | $(verdict lt "$p" $T_P99) |"
   done
@@ -425,9 +427,11 @@ login_row=$(row_of passkey-login)
   echo "| start to ready < $T_READY s (empty data dir) | $COLD_MS ms | $(verdict lt "$COLD_MS" $((T_READY * 1000))) |"
   echo "| no non-2xx, bad bodies or socket errors | $BAD | $(verdict [ "$BAD" = 0 ]) |"
   if [ -n "$login_row" ]; then
-    echo "| complete passkey logins/s (reported) | $(row_get "$login_row" rps) | - |"
+    lr=$(row_get "$login_row" rps)
+    echo "| complete passkey logins >= $T_LOGIN /s | $lr | $(verdict ge "$lr" $T_LOGIN) |"
+    echo "| (per whole login of 7 requests, for information) p50 / p99 | $(row_get "$login_row" p50_ms) / $(row_get "$login_row" p99_ms) ms | - |"
   else
-    echo "| complete passkey logins/s (reported) | not available in this build | - |"
+    echo "| complete passkey logins >= $T_LOGIN /s | not available in this build | FAIL |"
   fi
 } | tee "$OUT/summary.md" | tee -a "$RAW"
 echo

@@ -17,7 +17,7 @@ use crate::{
 
 /// The `idp` binary of this workspace (built by `cargo test --workspace` for the idp crate's CLI
 /// tests), brought up to date once per test run.
-fn idp_binary() -> PathBuf {
+pub(crate) fn idp_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -34,8 +34,8 @@ fn idp_binary() -> PathBuf {
         .clone()
 }
 
-struct Proc {
-    child: Child,
+pub(crate) struct Proc {
+    pub(crate) child: Child,
 }
 
 impl Drop for Proc {
@@ -45,11 +45,11 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn envs(db: &str, issuer: &str, port: u16, dir: &std::path::Path) -> Vec<(String, String)> {
+pub(crate) fn envs(db: &str, issuer: &str, port: u16, dir: &std::path::Path) -> Vec<(String, String)> {
     vec![
         ("DATABASE_URL".into(), db.into()),
         ("IDP_ISSUER".into(), issuer.into()),
@@ -64,7 +64,7 @@ fn envs(db: &str, issuer: &str, port: u16, dir: &std::path::Path) -> Vec<(String
     ]
 }
 
-fn cli(envs: &[(String, String)], args: &[&str]) -> String {
+pub(crate) fn cli(envs: &[(String, String)], args: &[&str]) -> String {
     let mut c = Command::new(idp_binary());
     c.args(args).envs(envs.iter().cloned()).env_remove("IDP_CONFIG");
     let out = c.output().unwrap();
@@ -72,7 +72,7 @@ fn cli(envs: &[(String, String)], args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-async fn start(envs: &[(String, String)], port: u16) -> Proc {
+pub(crate) async fn start(envs: &[(String, String)], port: u16) -> Proc {
     let child = Command::new(idp_binary())
         .arg("serve")
         .envs(envs.iter().cloned())

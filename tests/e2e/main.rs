@@ -10,6 +10,7 @@ mod authenticator;
 mod citizen;
 mod cluster;
 mod flows;
+mod recovery;
 mod rp;
 
 #[path = "../browser/mod.rs"]

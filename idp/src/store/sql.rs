@@ -343,7 +343,7 @@ impl LiteTarget {
             "PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
             self.synchronous
         ))?;
-        c.set_prepared_statement_cache_capacity(64);
+        c.set_prepared_statement_cache_capacity(128);
         Ok(c)
     }
 }
