@@ -756,21 +756,7 @@ pub async fn end_session(idp: &std::sync::Arc<Idp>, s: &SessionRow, ip: &str, no
         };
         let sub = claims::pairwise_sub(&idp.pairwise_key, &client.metadata.sector().unwrap_or_default(), &account_id);
         let token = logout_token(idp, &client, &sub, &s.sid, now).await?;
-        let http = idp.http.clone();
-        tokio::spawn(async move {
-            let r = http.post(uri.as_str()).form(&[("logout_token", token)]).send().await;
-            match r {
-                Ok(resp) if resp.status().is_success() => metrics::backchannel("ok"),
-                Ok(resp) => {
-                    metrics::backchannel("rejected");
-                    tracing::warn!(client = %client_id, status = %resp.status(), "back-channel logout rejected");
-                }
-                Err(e) => {
-                    metrics::backchannel("failed");
-                    tracing::warn!(client = %client_id, error = %e, "back-channel logout failed");
-                }
-            }
-        });
+        tokio::spawn(deliver_logout(idp.http.clone(), uri, token, client_id));
     }
     idp.audit(
         NewEntry::new(
@@ -785,6 +771,46 @@ pub async fn end_session(idp: &std::sync::Arc<Idp>, s: &SessionRow, ip: &str, no
 }
 
 /// A logout token (OIDC Back-Channel Logout 1.0, 2.4).
+/// Waits before each retry of a back-channel logout delivery; all within the logout token's
+/// 120 s lifetime.
+const LOGOUT_RETRIES: [std::time::Duration; 3] =
+    [std::time::Duration::from_millis(500), std::time::Duration::from_secs(2), std::time::Duration::from_secs(8)];
+
+/// POSTs a logout token to a client (OIDC Back-Channel Logout 1.0, 2.5). A transport error, a
+/// 5xx or a 429 is retried (the RP may be restarting or busy); any other answer is the RP's
+/// verdict and is final.
+async fn deliver_logout(http: reqwest::Client, uri: url::Url, token: String, client_id: String) {
+    for attempt in 0..=LOGOUT_RETRIES.len() {
+        let outcome = http.post(uri.as_str()).form(&[("logout_token", token.as_str())]).send().await;
+        let why = match outcome {
+            Ok(resp) if resp.status().is_success() => {
+                metrics::backchannel("ok");
+                return;
+            }
+            Ok(resp) if resp.status().is_server_error() || resp.status() == http::StatusCode::TOO_MANY_REQUESTS => {
+                format!("status {}", resp.status())
+            }
+            Ok(resp) => {
+                metrics::backchannel("rejected");
+                tracing::warn!(client = %client_id, status = %resp.status(), "back-channel logout rejected");
+                return;
+            }
+            Err(e) => e.to_string(),
+        };
+        match LOGOUT_RETRIES.get(attempt) {
+            Some(wait) => {
+                metrics::backchannel("retried");
+                tracing::info!(client = %client_id, reason = %why, "back-channel logout will be retried");
+                tokio::time::sleep(*wait).await;
+            }
+            None => {
+                metrics::backchannel("failed");
+                tracing::warn!(client = %client_id, reason = %why, "back-channel logout failed after retries");
+            }
+        }
+    }
+}
+
 async fn logout_token(idp: &Idp, client: &Client, sub: &str, sid: &str, now: UnixTime) -> Result<String> {
     let claims = json!({
         "iss": idp.issuer(),

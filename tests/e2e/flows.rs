@@ -278,7 +278,8 @@ both_backends!(step_up_and_max_age);
 
 async fn consent_withdrawal_and_backchannel_logout(backend: Backend) {
     let Some(idp) = support::start(backend).await else { return };
-    // A relying party that receives back-channel logout tokens.
+    // A relying party that receives back-channel logout tokens; it is "restarting" when the
+    // first one arrives (503), so the IdP must retry.
     let received: Arc<Mutex<Vec<String>>> = Arc::default();
     let sink = received.clone();
     let app = axum::Router::new().route(
@@ -291,8 +292,9 @@ async fn consent_withdrawal_and_backchannel_logout(backend: Backend) {
                     .unwrap()
                     .1
                     .to_string();
-                sink.lock().unwrap().push(token);
-                ""
+                let mut got = sink.lock().unwrap();
+                got.push(token);
+                if got.len() == 1 { axum::http::StatusCode::SERVICE_UNAVAILABLE } else { axum::http::StatusCode::OK }
             }
         }),
     );
@@ -347,11 +349,15 @@ async fn consent_withdrawal_and_backchannel_logout(backend: Backend) {
     let (s, _, _) = b.post_form("/account/logout", &[("csrf", &csrf)]).await;
     assert_eq!(s, 200);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while received.lock().unwrap().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "no logout token arrived");
+    while received.lock().unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the logout token was not delivered again after a 503");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let token = received.lock().unwrap()[0].clone();
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let deliveries = received.lock().unwrap().clone();
+    assert_eq!(deliveries.len(), 2, "retried once after the 503, then no more once accepted");
+    assert_eq!(deliveries[0], deliveries[1], "the retry carries the same token");
+    let token = deliveries[0].clone();
     let header = jsonwebtoken::decode_header(&token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
     let jwks: jsonwebtoken::jwk::JwkSet =
