@@ -1,16 +1,23 @@
 //! # biometric-adapter — fingerprints for enrolment and de-duplication
 //!
-//! This crate will hold (see the enrolment issue and `DESIGN.md`, "Enrolment and biometrics"):
-//! - ISO/IEC 19794-2:2005 and ANSI INCITS 378-2004 minutiae records, parsed and written byte-exact;
-//! - ISO/IEC 19794-4 finger image decoding and minutiae extraction;
-//! - a MOSIP SBI 0.9.5 device protocol client (discovery, device info, RCAPTURE, CAPTURE) that
-//!   verifies the device's JWS signatures against trusted device-provider CAs;
-//! - a device simulator binary over a synthetic, seeded population;
-//! - a 1:1 / 1:N matcher with multi-finger fusion, quality checks, and the `Abis` trait with a
-//!   built-in implementation and an HTTP connector for an external ABIS.
+//! What is here now:
+//! - [`template`]: ISO/IEC 19794-2:2005 and ANSI INCITS 378-2004 finger minutiae records, parsed
+//!   with strict validation (errors name the byte offset) and written back byte-exact;
+//! - the `biometric-adapter` binary: `biometric-adapter template show FILE` prints a record as JSON.
 //!
-//! Nothing is implemented yet: this crate only reserves its place in the workspace.
+//! Still to come (see the enrolment issue and `DESIGN.md`, "Enrolment and biometrics"), and not
+//! pretended here:
+//! - ISO/IEC 19794-4 finger image decoding and minutiae extraction;
+//! - the MOSIP SBI 0.9.5 device protocol client (discovery, device info, RCAPTURE, CAPTURE) that
+//!   verifies the device's JWS signatures against trusted device-provider CAs;
+//! - the device simulator binary over a synthetic, seeded population (it will need a validating
+//!   builder for records; today a [`template::Record`] can only come from parsing);
+//! - the 1:1 / 1:N matcher with multi-finger fusion and quality checks, the `Abis` trait with a
+//!   built-in implementation and an HTTP connector for an external ABIS — and with it
+//!   `template compare`, which the binary deliberately does not offer yet.
 #![forbid(unsafe_code)]
+
+pub mod template;
 
 /// The crate's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
