@@ -1,5 +1,5 @@
 //! The decoded fields of the published fingerprintio samples against fingerprintio's own decoding
-//! (its JSON, the ground truth in `../shared/fixtures/iso19794-2`).
+//! (its JSON, the ground truth, in `tests/fixtures/iso19794-2`).
 //!
 //! fingerprintio reports angles as the stored byte, so they compare with [`Angle::raw`]; in degrees
 //! they are `raw * 360 / 256` for ISO and `raw * 2` for ANSI.
@@ -21,7 +21,7 @@ use super::{
 };
 
 fn fixture(name: &str) -> Option<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/iso19794-2");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iso19794-2");
     if !dir.is_dir() {
         if std::env::var("IDP_REQUIRE_ALL_SUITES").as_deref() == Ok("1") {
             panic!("{} is missing but IDP_REQUIRE_ALL_SUITES=1: the fixture tests must run", dir.display());

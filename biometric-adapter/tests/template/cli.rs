@@ -12,7 +12,7 @@ fn run(args: &[&str]) -> Output {
 
 fn fixture_path(name: &str) -> Option<String> {
     fixture(name)?;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/iso19794-2").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iso19794-2").join(name);
     Some(path.to_str().unwrap().to_owned())
 }
 

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use biometric_adapter::template::{self, ParseError, Record};
 
-/// The published vectors (`../shared/fixtures/iso19794-2`); `None` (after saying so loudly) when
-/// they are not checked out next to the repository, unless `IDP_REQUIRE_ALL_SUITES=1`.
+/// The published vectors (`tests/fixtures/iso19794-2`); `None` (after saying so loudly) if they
+/// are missing, unless `IDP_REQUIRE_ALL_SUITES=1`.
 pub fn fixture(name: &str) -> Option<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/iso19794-2");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iso19794-2");
     if !dir.is_dir() {
         if std::env::var("IDP_REQUIRE_ALL_SUITES").as_deref() == Ok("1") {
             panic!("{} is missing but IDP_REQUIRE_ALL_SUITES=1: the fixture tests must run", dir.display());
