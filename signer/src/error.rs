@@ -1,0 +1,53 @@
+//! The crate's one error type.
+
+/// Everything that can go wrong in this crate.
+///
+/// Input errors (`InvalidCid`, `InvalidName`, `InvalidUrl`, `InvalidValidity`, `UnsupportedKey`)
+/// carry enough detail to show an operator which field to fix; none of them carries key material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The citizen identity number is not exactly 11 ASCII digits.
+    #[error("a CID is exactly 11 digits")]
+    InvalidCid,
+    /// A name (person or certificate subject) is empty, too long or contains control characters.
+    #[error("invalid {field}: {reason}")]
+    InvalidName {
+        /// Which field was rejected (for example `given name`).
+        field: &'static str,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// A URL for the CRL, OCSP or CA-issuers endpoint is unusable.
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// A validity period is empty, out of range, or would outlive its issuer.
+    #[error("invalid validity: {0}")]
+    InvalidValidity(&'static str),
+    /// A subject public key or CA key is not an ECDSA P-256 key, or does not match its certificate.
+    #[error("unsupported or mismatched key: {0}")]
+    UnsupportedKey(&'static str),
+    /// The operating system's random number generator failed.
+    #[error("random number generator failed")]
+    Random,
+    /// The signing key refused or failed to sign (for an HSM: a token error).
+    #[error("signing failed: {0}")]
+    Signing(String),
+    /// ASN.1 DER encoding or decoding failed.
+    #[error("DER encoding: {0}")]
+    Der(#[from] der::Error),
+    /// The certificate builder rejected its input.
+    #[error("certificate builder: {0}")]
+    Builder(#[from] x509_cert::builder::Error),
+    /// PKCS#8 encoding or decoding of a private key failed (details withheld on purpose).
+    #[error("PKCS#8 private key encoding")]
+    Pkcs8,
+}
+
+/// The crate's result type.
+pub type Result<T> = core::result::Result<T, Error>;
