@@ -209,7 +209,7 @@ impl IssuingCa {
             cert::key_usage(KeyUsages::DigitalSignature)?,
             cert::extended_key_usage(false, &[ID_KP_OCSP_SIGNING])?,
             cert::ocsp_nocheck()?,
-            cert::authority_info_access(None, self.endpoints.ca_issuers())?,
+            cert::authority_info_access(None, self.endpoints.issuing_cert())?,
         ];
         self.issue(subject, subject_public_key, now, lifetime, extensions)
     }
@@ -232,7 +232,7 @@ impl IssuingCa {
             cert::key_usage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation)?,
             cert::extended_key_usage(true, &[ID_KP_TIME_STAMPING])?,
             cert::crl_distribution_point(self.endpoints.crl())?,
-            cert::authority_info_access(Some(self.endpoints.ocsp()), self.endpoints.ca_issuers())?,
+            cert::authority_info_access(Some(self.endpoints.ocsp()), self.endpoints.issuing_cert())?,
         ];
         self.issue(subject, subject_public_key, now, lifetime, extensions)
     }
@@ -296,7 +296,7 @@ impl Hierarchy {
             cert::basic_constraints(true, Some(0))?,
             ca_usage()?,
             cert::crl_distribution_point(params.endpoints.root_crl())?,
-            cert::authority_info_access(None, params.endpoints.ca_issuers())?,
+            cert::authority_info_access(None, params.endpoints.root_cert())?,
         ];
         if let Some(policy) = params.citizen_policy {
             issuing_extensions.push(cert::certificate_policies(policy)?);

@@ -47,33 +47,37 @@ pub struct Endpoints {
     crl: String,
     root_crl: String,
     ocsp: String,
-    ca_issuers: String,
+    issuing_cert: String,
+    root_cert: String,
 }
 
 impl Endpoints {
     /// The identity provider's standard paths under `base_url`: `<base>/ca/crl`,
-    /// `<base>/ca/root-crl`, `<base>/ocsp` and `<base>/ca/chain.pem` (see `DESIGN.md`, "Signer",
-    /// for the routes it mounts; `/ca/root-crl` is new with this crate).
+    /// `<base>/ca/root-crl`, `<base>/ocsp`, `<base>/ca/issuing.crt` and `<base>/ca/root.crt` (see
+    /// `DESIGN.md`, "Signer", for the routes it mounts; `/ca/root-crl` and the two `.crt` files
+    /// are new with this crate).
     pub fn from_base_url(base_url: &str) -> Result<Self> {
         let base = base_url.trim_end_matches('/');
         Self::new(
             &format!("{base}/ca/crl"),
             &format!("{base}/ca/root-crl"),
             &format!("{base}/ocsp"),
-            &format!("{base}/ca/chain.pem"),
+            &format!("{base}/ca/issuing.crt"),
+            &format!("{base}/ca/root.crt"),
         )
     }
 
     /// Explicit URLs, each `http` or `https`, ASCII, with a host.
-    pub fn new(crl: &str, root_crl: &str, ocsp: &str, ca_issuers: &str) -> Result<Self> {
-        for url in [crl, root_crl, ocsp, ca_issuers] {
+    pub fn new(crl: &str, root_crl: &str, ocsp: &str, issuing_cert: &str, root_cert: &str) -> Result<Self> {
+        for url in [crl, root_crl, ocsp, issuing_cert, root_cert] {
             check_url(url)?;
         }
         Ok(Self {
             crl: crl.to_owned(),
             root_crl: root_crl.to_owned(),
             ocsp: ocsp.to_owned(),
-            ca_issuers: ca_issuers.to_owned(),
+            issuing_cert: issuing_cert.to_owned(),
+            root_cert: root_cert.to_owned(),
         })
     }
 
@@ -90,9 +94,14 @@ impl Endpoints {
     pub fn ocsp(&self) -> &str {
         &self.ocsp
     }
-    /// Where the issuing CA's certificate (the chain) is published.
-    pub fn ca_issuers(&self) -> &str {
-        &self.ca_issuers
+    /// The issuing CA's certificate, DER (`application/pkix-cert`, as RFC 5280 4.2.2.1 asks of an
+    /// HTTP caIssuers URI): the caIssuers of every certificate the issuing CA issues.
+    pub fn issuing_cert(&self) -> &str {
+        &self.issuing_cert
+    }
+    /// The root's certificate, DER: the caIssuers of the issuing CA's certificate.
+    pub fn root_cert(&self) -> &str {
+        &self.root_cert
     }
 }
 

@@ -53,16 +53,21 @@ impl fmt::Debug for Cid {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Person {
     given_name: String,
+    /// Empty when the person has none: many Bhutanese names are given names only.
     family_name: String,
     cid: Cid,
 }
 
 impl Person {
-    /// Validates the names (non-empty, no control characters or surrounding whitespace, at most
-    /// 64 characters, and "`<given> <family>`" at most 64 for the common name) and the CID.
+    /// Validates the names (no control characters or surrounding whitespace, at most 64
+    /// characters, and "`<given> <family>`" at most 64 for the common name) and the CID. The
+    /// given name is required; the family name may be empty, as the civil registry records many
+    /// citizens (Karma Wangchuk is two given names) without one.
     pub fn new(given_name: &str, family_name: &str, cid: &str) -> Result<Self> {
         check_name("given name", given_name)?;
-        check_name("family name", family_name)?;
+        if !family_name.is_empty() {
+            check_name("family name", family_name)?;
+        }
         if given_name.chars().count() + 1 + family_name.chars().count() > MAX_NAME_CHARS {
             return Err(Error::InvalidName {
                 field: "common name",
@@ -76,17 +81,20 @@ impl Person {
     pub fn given_name(&self) -> &str {
         &self.given_name
     }
-    /// The family name.
-    pub fn family_name(&self) -> &str {
-        &self.family_name
+    /// The family name, if the person has one.
+    pub fn family_name(&self) -> Option<&str> {
+        Some(self.family_name.as_str()).filter(|f| !f.is_empty())
     }
     /// The CID.
     pub fn cid(&self) -> &Cid {
         &self.cid
     }
-    /// The certificate's common name, "`<given> <family>`".
+    /// The certificate's common name, "`<given> <family>`" (or the given name alone).
     pub fn common_name(&self) -> String {
-        format!("{} {}", self.given_name, self.family_name)
+        match self.family_name() {
+            Some(f) => format!("{} {f}", self.given_name),
+            None => self.given_name.clone(),
+        }
     }
 }
 
@@ -116,7 +124,9 @@ pub fn generate_key() -> Result<CitizenKey> {
 
 /// Issues a citizen's signing certificate, valid from `now` (Unix seconds) for `lifetime`.
 ///
-/// - Subject: `C=BT, surname, givenName, serialNumber=IDCBT-<CID>, CN=<given> <family>`.
+/// - Subject: `C=BT, surname, givenName, serialNumber=IDCBT-<CID>, CN=<given> <family>`; without
+///   a family name, no surname attribute and CN is the given name (ETSI EN 319 412-2 5.2.4 asks
+///   for givenName and/or surname).
 /// - keyUsage nonRepudiation (contentCommitment) only, critical: the key exists only to sign
 ///   documents the citizen approved, and ETSI EN 319 412-2 4.3.2 accepts contentCommitment alone
 ///   for such certificates. Leaving digitalSignature out keeps the certificate from being
@@ -136,19 +146,18 @@ pub fn issue_signing_certificate(
 ) -> Result<Certificate> {
     let common_name = person.common_name();
     let serial = person.cid.etsi_identifier();
-    let subject = build_name(&[
-        Attr::country("BT"),
-        Attr::surname(&person.family_name),
-        Attr::given_name(&person.given_name),
-        Attr::serial_number(&serial),
-        Attr::common_name(&common_name),
-    ])?;
+    let mut attrs = vec![Attr::country("BT")];
+    if let Some(family) = person.family_name() {
+        attrs.push(Attr::surname(family));
+    }
+    attrs.extend([Attr::given_name(&person.given_name), Attr::serial_number(&serial), Attr::common_name(&common_name)]);
+    let subject = build_name(&attrs)?;
     let endpoints = issuing_ca.endpoints();
     let mut extensions = vec![
         cert::basic_constraints(false, None)?,
         cert::key_usage(KeyUsages::NonRepudiation)?,
         cert::crl_distribution_point(endpoints.crl())?,
-        cert::authority_info_access(Some(endpoints.ocsp()), endpoints.ca_issuers())?,
+        cert::authority_info_access(Some(endpoints.ocsp()), endpoints.issuing_cert())?,
     ];
     if let Some(policy) = issuing_ca.citizen_policy() {
         extensions.push(cert::certificate_policies(policy)?);

@@ -4,7 +4,8 @@
 //! - [`ca`]: [`Hierarchy::generate`] makes the CA hierarchy with ECDSA P-256 keys — a root CA,
 //!   an issuing CA for citizen signing certificates, an OCSP responder certificate and a
 //!   timestamping (TSA) certificate — and [`Hierarchy::chain_pem`] the chain served at
-//!   `/ca/chain.pem`.
+//!   `/ca/chain.pem`. Certificates point relying parties at `/ca/crl`, `/ca/root-crl`, `/ocsp`,
+//!   `/ca/issuing.crt` and `/ca/root.crt` ([`Endpoints`]), which the identity provider will serve.
 //! - [`citizen`]: [`citizen::generate_key`] and [`citizen::issue_signing_certificate`] for a
 //!   validated [`citizen::Person`] (`serialNumber` = `IDCBT-<CID>`, keyUsage nonRepudiation).
 //! - [`CaKey`]: the signing seam. [`SoftwareKey`] is the only implementation today.

@@ -133,7 +133,7 @@ fn issuing_ca_chains_to_root_and_points_at_the_root_crl() {
     assert_eq!(aki(issuing), ski(root));
     assert_ne!(ski(issuing), ski(root));
     assert_eq!(crl_urls(issuing), ["https://id.gov.bt/ca/root-crl"]);
-    assert_eq!(aia(issuing), [(ID_AD_CA_ISSUERS, "https://id.gov.bt/ca/chain.pem".to_owned())]);
+    assert_eq!(aia(issuing), [(ID_AD_CA_ISSUERS, "https://id.gov.bt/ca/root.crt".to_owned())]);
     assert!(!has_ext(issuing, <CertificatePolicies as AssociatedOid>::OID), "no policy unless configured");
     assert_eq!(validity_secs(issuing), (NOW as u64, NOW as u64 + 10 * 365 * DAY));
 }
@@ -188,7 +188,7 @@ fn citizen_certificate_carries_the_etsi_identifier_and_non_repudiation() {
         aia(&cert),
         [
             (ID_AD_OCSP, "https://id.gov.bt/ocsp".to_owned()),
-            (ID_AD_CA_ISSUERS, "https://id.gov.bt/ca/chain.pem".to_owned())
+            (ID_AD_CA_ISSUERS, "https://id.gov.bt/ca/issuing.crt".to_owned())
         ]
     );
     assert!(tbs.get_extension::<CertificatePolicies>().unwrap().is_none());
@@ -202,6 +202,20 @@ fn names_with_dn_syntax_stay_single_attributes() {
     assert_eq!(Utf8StringRef::try_from(attr(&cert, GIVEN_NAME)[0]).unwrap().as_str(), "Dorji,CN=Root");
     assert_eq!(attr(&cert, COMMON_NAME).len(), 1);
     assert_eq!(cert.tbs_certificate().subject().len(), 5);
+}
+
+/// Many citizens have no family name (the registry's family_name is empty): the certificate then
+/// carries no surname and its CN is the given name.
+#[test]
+fn citizen_without_family_name() {
+    let h = hierarchy();
+    let person = Person::new("Karma Wangchuk", "", "10101001234").unwrap();
+    assert_eq!(person.family_name(), None);
+    let cert = citizen_cert(&h, &person);
+    assert!(attr(&cert, SURNAME).is_empty());
+    assert_eq!(Utf8StringRef::try_from(attr(&cert, COMMON_NAME)[0]).unwrap().as_str(), "Karma Wangchuk");
+    assert_eq!(Utf8StringRef::try_from(attr(&cert, GIVEN_NAME)[0]).unwrap().as_str(), "Karma Wangchuk");
+    assert_eq!(cert.tbs_certificate().subject().len(), 4);
 }
 
 #[test]
@@ -277,7 +291,8 @@ fn invalid_names_are_rejected() {
     let long = "a".repeat(65);
     for (given, family) in [
         ("", "Wangchuk"),
-        ("Karma", ""),
+        ("", "Wangchuk"),
+        ("Karma", " "),
         ("   ", "Wangchuk"),
         ("Kar\nma", "Wangchuk"),
         ("Karma", "Wang\u{0}chuk"),

@@ -151,7 +151,7 @@ fn openssl_accepts_the_hierarchy_and_reads_the_extensions_we_meant() {
     assert!(t.contains("X509v3 Basic Constraints: critical\n                CA:TRUE, pathlen:0"), "{t}");
     assert!(t.contains("X509v3 Key Usage: critical\n                Certificate Sign, CRL Sign"), "{t}");
     assert!(t.contains("URI:https://id.gov.bt/ca/root-crl"), "{t}");
-    assert!(t.contains("CA Issuers - URI:https://id.gov.bt/ca/chain.pem"), "{t}");
+    assert!(t.contains("CA Issuers - URI:https://id.gov.bt/ca/root.crt"), "{t}");
     assert!(t.contains("Policy: 1.3.6.1.4.1.32473.1"), "{t}");
 
     let t = text(&ocsp);
@@ -168,6 +168,7 @@ fn openssl_accepts_the_hierarchy_and_reads_the_extensions_we_meant() {
     assert!(t.contains("X509v3 Basic Constraints: critical\n                CA:FALSE"), "{t}");
     assert!(t.contains("URI:https://id.gov.bt/ca/crl"), "{t}");
     assert!(t.contains("OCSP - URI:https://id.gov.bt/ocsp"), "{t}");
+    assert!(t.contains("CA Issuers - URI:https://id.gov.bt/ca/issuing.crt"), "{t}");
     assert!(t.contains("X509v3 Subject Key Identifier") && t.contains("X509v3 Authority Key Identifier"), "{t}");
     assert!(!t.contains("Extended Key Usage"), "{t}");
     let run = openssl(&["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", &citizen]);
