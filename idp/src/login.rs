@@ -284,10 +284,10 @@ pub async fn login_verify(
         if kind == "login" {
             let (handle, cred_id) = idp.passkeys.identify(credential)?;
             let row = store::login::credential(&idp.db, &credential_b64(&cred_id)).await?.ok_or_else(refused)?;
-            let account = store::login::account(&idp.db, &row.account_id).await?.ok_or_else(refused)?;
+            let account = store::login::account_with_person(&idp.db, &row.account_id).await?.ok_or_else(refused)?;
             // webauthn-rs leaves it to us to check that the credential belongs to the user
             // handle the authenticator returned.
-            if account.user_handle != handle.to_string() {
+            if account.0.user_handle != handle.to_string() {
                 return Err(refused());
             }
             let pk: Passkey = serde_json::from_str(&row.passkey).map_err(|e| Error::internal(e.to_string()))?;
@@ -295,8 +295,8 @@ pub async fn login_verify(
             Ok((account, v))
         } else {
             let account_id = account_id.clone().ok_or_else(refused)?;
-            let account = store::login::account(&idp.db, &account_id).await?.ok_or_else(refused)?;
-            let passkeys: Vec<Passkey> = store::login::credentials_of(&idp.db, &account.id)
+            let account = store::login::account_with_person(&idp.db, &account_id).await?.ok_or_else(refused)?;
+            let passkeys: Vec<Passkey> = store::login::credentials_of(&idp.db, &account.0.id)
                 .await?
                 .iter()
                 .filter_map(|c| serde_json::from_str(&c.passkey).ok())
@@ -306,7 +306,7 @@ pub async fn login_verify(
         }
     }
     .await;
-    let (account, v) = match outcome {
+    let ((account, person), v) = match outcome {
         Ok(x) => x,
         Err(e) => {
             idp.audit(
@@ -326,11 +326,8 @@ pub async fn login_verify(
             });
         }
     };
-    let alive = match Cid::parse(&account.cid) {
-        Ok(cid) => store::registry::person(&idp.db, &cid).await?.is_some_and(|p| p.is_alive()),
-        Err(_) => false,
-    };
-    if account.status != "active" || !alive {
+    // The registry is the authority: a person recorded as deceased cannot log in.
+    if account.status != "active" || !person.is_alive() {
         metrics::login("inactive");
         return Err(Error::Invalid("this digital ID is not active".into()));
     }

@@ -14,7 +14,6 @@ use crate::{
         UnixTime,
         audit::NewEntry,
         authorize::{self, AuthRequest, AuthorizeError, Next, SessionView},
-        cid::Cid,
         claims,
         client::{Client, GrantType},
         keys::SigningAlg,
@@ -491,20 +490,9 @@ async fn live_person(
     idp: &Idp,
     account_id: &str,
 ) -> Result<Option<(store::login::AccountRow, crate::domain::registry::Person)>> {
-    let Some(acct) = store::login::account(&idp.db, account_id).await? else {
-        return Ok(None);
-    };
-    if acct.status != "active" {
-        return Ok(None);
-    }
-    let cid = Cid::parse(&acct.cid).map_err(|e| Error::internal(e.to_string()))?;
-    let Some(p) = store::registry::person(&idp.db, &cid).await? else {
-        return Ok(None);
-    };
-    if !p.is_alive() {
-        return Ok(None);
-    }
-    Ok(Some((acct, p)))
+    Ok(store::login::account_with_person(&idp.db, account_id)
+        .await?
+        .filter(|(acct, person)| acct.status == "active" && person.is_alive()))
 }
 
 fn grant_claim_sets(g: &store::login::GrantRow) -> (BTreeSet<String>, BTreeSet<String>) {
@@ -594,31 +582,40 @@ async fn mint_tokens(
 
 /// Checks a bearer access token for a user-facing endpoint: signature, expiry, revocation of
 /// the token and of its grant.
-pub async fn verify_bearer(idp: &Idp, token: &str, now: UnixTime) -> Result<AccessTokenClaims, OAuthError> {
+/// A verified bearer token and, for a citizen's token, its live grant.
+pub async fn verify_bearer(
+    idp: &Idp,
+    token: &str,
+    now: UnixTime,
+) -> Result<(AccessTokenClaims, Option<store::login::GrantRow>), OAuthError> {
     let bad = || OAuthError::invalid_token("the access token is invalid, expired or revoked");
     let claims = crate::http::token::verify_access_token(idp, token).ok_or_else(bad)?;
     if claims.exp <= now {
         return Err(bad());
     }
-    let revoked = store::tokens::is_revoked(&idp.db, &claims.jti).await.map_err(|_| bad())?;
-    let grant_ok = match &claims.grant_id {
-        Some(g) => store::login::grant_active(&idp.db, g, now).await.map_err(|_| bad())?,
-        None => true,
-    };
-    if revoked || !grant_ok {
+    if store::tokens::is_revoked(&idp.db, &claims.jti).await.map_err(|_| bad())? {
         return Err(bad());
     }
-    Ok(claims)
+    let grant = match &claims.grant_id {
+        Some(id) => {
+            let g = store::login::grant(&idp.db, id).await.map_err(|_| bad())?.ok_or_else(bad)?;
+            if g.revoked_at.is_some() || g.expires_at <= now {
+                return Err(bad());
+            }
+            Some(g)
+        }
+        None => None,
+    };
+    Ok((claims, grant))
 }
 
 /// `GET|POST /userinfo`.
 pub async fn userinfo(idp: &Idp, token: &str, now: UnixTime) -> Result<Value> {
-    let at = verify_bearer(idp, token, now).await?;
+    let (at, grant) = verify_bearer(idp, token, now).await?;
     if !at.aud.contains(idp.issuer()) || !at.scope.split(' ').any(|s| s == "openid") {
         return Err(OAuthError::new(OAuthErrorKind::InsufficientScope, "this token is not for userinfo").into());
     }
-    let grant_id = at.grant_id.as_deref().ok_or_else(|| OAuthError::invalid_token("not a citizen's token"))?;
-    let g = store::login::grant(&idp.db, grant_id).await?.ok_or_else(|| OAuthError::invalid_token("unknown grant"))?;
+    let g = grant.ok_or_else(|| OAuthError::invalid_token("not a citizen's token"))?;
     let Some((acct, person)) = live_person(idp, &g.account_id).await? else {
         return Err(OAuthError::invalid_token("the digital ID is no longer active").into());
     };

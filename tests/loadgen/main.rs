@@ -135,7 +135,13 @@ struct Citizen {
 }
 
 fn browser() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap()
+    // No proxy lookup per request: the server is local, and the lookup showed in profiles.
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .no_proxy()
+        .build()
+        .unwrap()
 }
 
 fn csrf_of(html: &str) -> Option<String> {

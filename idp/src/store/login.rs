@@ -163,6 +163,20 @@ pub async fn account(db: &Db, id: &str) -> Result<Option<AccountRow>> {
     r.as_ref().map(account_row).transpose()
 }
 
+/// An account and the registry entry of its CID, in one read (token and userinfo requests
+/// need both); `None` if either is missing.
+pub async fn account_with_person(db: &Db, id: &str) -> Result<Option<(AccountRow, crate::domain::registry::Person)>> {
+    let r = query(
+        "SELECT a.id, a.cid, a.status, a.user_handle, a.assurance, a.created_at, p.given_name, p.middle_name, \
+         p.family_name, p.date_of_birth, p.sex, p.dzongkhag, p.gewog, p.village, p.household_number, \
+         p.status AS person_status FROM accounts a JOIN persons p ON p.cid = a.cid WHERE a.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut db.reader().await?)
+    .await?;
+    r.map(|r| Ok((account_row(&r)?, super::registry::person_row(&r, "person_status")?))).transpose()
+}
+
 /// An account by CID.
 pub async fn account_by_cid(db: &Db, cid: &str) -> Result<Option<AccountRow>> {
     let r = query("SELECT * FROM accounts WHERE cid = $1").bind(cid).fetch_optional(&mut db.reader().await?).await?;

@@ -73,22 +73,25 @@ pub async fn person(db: &Db, cid: &Cid) -> Result<Option<Person>> {
         .bind(cid.as_str())
         .fetch_optional(&mut db.reader().await?)
         .await?;
-    r.map(|r| {
-        Ok(Person {
-            cid: Cid::parse(&r.try_get::<String>("cid")?).map_err(|e| Error::internal(e.to_string()))?,
-            given_name: r.try_get("given_name")?,
-            middle_name: r.try_get("middle_name")?,
-            family_name: r.try_get("family_name")?,
-            date_of_birth: r.try_get("date_of_birth")?,
-            sex: r.try_get("sex")?,
-            dzongkhag: r.try_get("dzongkhag")?,
-            gewog: r.try_get("gewog")?,
-            village: r.try_get("village")?,
-            household_number: r.try_get("household_number")?,
-            status: r.try_get("status")?,
-        })
+    r.map(|r| person_row(&r, "status")).transpose()
+}
+
+/// A person from a row with the `persons` columns; `status` names the column holding the
+/// person's status (a join renames it).
+pub(crate) fn person_row(r: &Row, status: &str) -> Result<Person> {
+    Ok(Person {
+        cid: Cid::parse(&r.try_get::<String>("cid")?).map_err(|e| Error::internal(e.to_string()))?,
+        given_name: r.try_get("given_name")?,
+        middle_name: r.try_get("middle_name")?,
+        family_name: r.try_get("family_name")?,
+        date_of_birth: r.try_get("date_of_birth")?,
+        sex: r.try_get("sex")?,
+        dzongkhag: r.try_get("dzongkhag")?,
+        gewog: r.try_get("gewog")?,
+        village: r.try_get("village")?,
+        household_number: r.try_get("household_number")?,
+        status: r.try_get(status)?,
     })
-    .transpose()
 }
 
 /// A digital-ID account.
