@@ -119,7 +119,8 @@ pub async fn authorize(
         now + INTERACTION_TTL,
     )
     .await?;
-    continue_request(idp, &id, browser, session, now).await
+    // The request was just validated and stored: decide on it as it is, without reading it back.
+    step(idp, &id, &req, &client, session, now).await
 }
 
 /// Loads an interactive request for this browser.
@@ -153,12 +154,24 @@ pub async fn continue_request(
     let Some((req, client)) = load_request(idp, id, browser, now).await? else {
         return Ok(Step::ErrorPage("expired".into()));
     };
+    step(idp, id, &req, &client, session, now).await
+}
+
+/// The next step of stored request `id` (`req`, for `client`), given the browser's session.
+async fn step(
+    idp: &Idp,
+    id: &str,
+    req: &AuthRequest,
+    client: &Client,
+    session: Option<&SessionRow>,
+    now: UnixTime,
+) -> Result<Step> {
     let view = session.map(|s| SessionView { sid: s.sid.clone(), auth_time: s.auth_time, acr: s.acr.clone() });
     let covers = match session {
-        Some(s) => consent_covers(idp, &req, &client, &s.account_id).await?,
+        Some(s) => consent_covers(idp, req, client, &s.account_id).await?,
         None => false,
     };
-    match authorize::decide(&req, &client, view.as_ref(), covers, now) {
+    match authorize::decide(req, client, view.as_ref(), covers, now) {
         Next::Login => Ok(Step::Login(id.to_string())),
         Next::Consent => Ok(Step::Consent(id.to_string())),
         Next::Fail(e) => {
@@ -169,7 +182,7 @@ pub async fn continue_request(
             let Some(s) = session else {
                 return Ok(Step::Login(id.to_string()));
             };
-            let Some(code) = issue_code(idp, id, &req, &client, s, now).await? else {
+            let Some(code) = issue_code(idp, id, req, client, s, now).await? else {
                 return Ok(Step::ErrorPage("expired".into()));
             };
             Ok(Step::Redirect(client_redirect(idp, &req.redirect_uri, &[("code", &code)], req.state.as_deref())))
