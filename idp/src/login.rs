@@ -71,28 +71,37 @@ fn passkey_amr(backup_eligible: bool) -> Vec<&'static str> {
     vec![if backup_eligible { "swk" } else { "hwk" }, "user", "mfa"]
 }
 
-async fn create_session(
+impl NewSession {
+    /// A fresh session token and id, expiring after the configured session lifetime.
+    fn generate(idp: &Idp, now: UnixTime) -> Result<Self> {
+        Ok(Self {
+            token: secrets::random_token()?,
+            sid: secrets::random_id()?,
+            expires_at: now + idp.config.tokens.session_ttl as i64,
+        })
+    }
+}
+
+/// Stores session `s` for `account` (only the token's hash is kept).
+async fn store_session(
     idp: &Idp,
     account: &store::login::AccountRow,
     amr: &[&str],
+    s: &NewSession,
     now: UnixTime,
-) -> Result<NewSession> {
-    let token = secrets::random_token()?;
-    let sid = secrets::random_id()?;
-    let expires_at = now + idp.config.tokens.session_ttl as i64;
+) -> Result<()> {
     let amr = serde_json::to_string(amr).map_err(|e| Error::internal(e.to_string()))?;
     store::login::create_session(
         &idp.db,
-        &secrets::hash_secret(&token),
-        &sid,
+        &secrets::hash_secret(&s.token),
+        &s.sid,
         &account.id,
         &account.assurance,
         &amr,
         now,
-        expires_at,
+        s.expires_at,
     )
-    .await?;
-    Ok(NewSession { token, sid, expires_at })
+    .await
 }
 
 fn ceremony_json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -195,7 +204,8 @@ pub async fn activation_finish(
         now,
     )
     .await?;
-    let s = create_session(idp, &account, &passkey_amr(false), now).await?;
+    let s = NewSession::generate(idp, now)?;
+    store_session(idp, &account, &passkey_amr(false), &s, now).await?;
     idp.audit(
         NewEntry::new(Event::LoginSucceeded, subject.clone(), subject).ip(ip).detail(json!({"method": "activation"})),
         now,
@@ -331,15 +341,12 @@ pub async fn login_verify(
         metrics::login("inactive");
         return Err(Error::Invalid("this digital ID is not active".into()));
     }
-    let token = secrets::random_token()?;
-    let sid = secrets::random_id()?;
-    let expires_at = now + idp.config.tokens.session_ttl as i64;
     Ok(Verified {
         account,
         cred_id: credential_b64(&v.cred_id),
         updated: v.updated.as_ref().map(ceremony_json).transpose()?,
         backup_eligible: v.backup_eligible,
-        session: NewSession { token, sid, expires_at },
+        session: NewSession::generate(idp, now)?,
     })
 }
 
@@ -347,21 +354,11 @@ pub async fn login_verify(
 /// are independent and go out together (one commit on SQLite, in parallel on PostgreSQL); if
 /// any fails the login fails and no cookie is set, so a half-recorded login opens nothing.
 pub async fn login_record(idp: &Idp, v: &Verified, ip: &str, now: UnixTime) -> Result<()> {
-    let amr = serde_json::to_string(&passkey_amr(v.backup_eligible)).map_err(|e| Error::internal(e.to_string()))?;
     let subject = format!("account:{}", v.account.id);
-    let token_hash = secrets::hash_secret(&v.session.token);
+    let amr = passkey_amr(v.backup_eligible);
     tokio::try_join!(
         store::login::touch_credential(&idp.db, &v.cred_id, v.updated.as_deref(), now),
-        store::login::create_session(
-            &idp.db,
-            &token_hash,
-            &v.session.sid,
-            &v.account.id,
-            &v.account.assurance,
-            &amr,
-            now,
-            v.session.expires_at,
-        ),
+        store_session(idp, &v.account, &amr, &v.session, now),
         idp.audit(
             NewEntry::new(Event::LoginSucceeded, subject.clone(), subject)
                 .ip(ip)

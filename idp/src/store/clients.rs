@@ -23,46 +23,33 @@ fn row_to_client(r: &Row) -> Result<Client> {
 /// Inserts a new client; fails if the id is taken.
 pub async fn insert(db: &Db, c: &Client, now: UnixTime) -> Result<()> {
     let meta = serde_json::to_string(&c.metadata).map_err(|e| Error::internal(e.to_string()))?;
-    let (id, secret_hash) = (c.client_id.as_str().to_owned(), c.secret_hash.clone());
-    db.write(move |mut conn| {
-        Box::pin(async move {
-            query(
-                "INSERT INTO clients (client_id, secret_hash, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-            )
-            .bind(&id)
-            .bind(secret_hash)
-            .bind(meta)
-            .bind(now)
-            .execute(&mut conn)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    Error::Invalid(format!("client_id {id} is already registered"))
-                } else {
-                    e
-                }
-            })?;
-            Ok(())
-        })
-    })
+    db.execute(
+        query(
+            "INSERT INTO clients (client_id, secret_hash, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(c.client_id.as_str())
+        .bind(c.secret_hash.clone())
+        .bind(meta)
+        .bind(now),
+    )
     .await
+    .map_err(|e| {
+        if is_unique_violation(&e) { Error::Invalid(format!("client_id {} is already registered", c.client_id)) } else { e }
+    })?;
+    Ok(())
 }
 
 /// Replaces a client's secret hash.
 pub async fn set_secret_hash(db: &Db, id: &ClientId, hash: &str, now: UnixTime) -> Result<bool> {
-    let (id, hash) = (id.as_str().to_owned(), hash.to_owned());
-    db.write(move |mut c| {
-        Box::pin(async move {
-            let r = query("UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3")
+    let r = db
+        .execute(
+            query("UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3")
                 .bind(hash)
                 .bind(now)
-                .bind(id)
-                .execute(&mut c)
-                .await?;
-            Ok(r.rows_affected() == 1)
-        })
-    })
-    .await
+                .bind(id.as_str()),
+        )
+        .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// One client.
@@ -84,11 +71,6 @@ pub async fn list(db: &Db) -> Result<Vec<Client>> {
 
 /// Removes a client; true if it existed.
 pub async fn remove(db: &Db, id: &str) -> Result<bool> {
-    let id = id.to_owned();
-    let r = db
-        .write(move |mut c| {
-            Box::pin(async move { query("DELETE FROM clients WHERE client_id = $1").bind(id).execute(&mut c).await })
-        })
-        .await?;
+    let r = db.execute(query("DELETE FROM clients WHERE client_id = $1").bind(id)).await?;
     Ok(r.rows_affected() == 1)
 }

@@ -36,44 +36,35 @@ pub async fn insert_request(
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<()> {
-    let (id, client_id, params, browser) = (id.to_owned(), client_id.to_owned(), params.to_owned(), browser.to_owned());
-    db.write(move |mut c| {
-        Box::pin(async move {
-            query(
-                "INSERT INTO auth_requests (id, client_id, params, browser, pushed, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id)
-            .bind(client_id)
-            .bind(params)
-            .bind(browser)
-            .bind(i64::from(pushed))
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut c)
-            .await?;
-            Ok(())
-        })
-    })
-    .await
+    db.execute(
+        query(
+            "INSERT INTO auth_requests (id, client_id, params, browser, pushed, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(client_id)
+        .bind(params)
+        .bind(browser)
+        .bind(i64::from(pushed))
+        .bind(now)
+        .bind(expires_at),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Consumes a pushed request (RFC 9126: single use, bound to the client that pushed it).
 pub async fn take_pushed(db: &Db, id: &str, client_id: &str, now: UnixTime) -> Result<Option<String>> {
-    let (id, client_id) = (id.to_owned(), client_id.to_owned());
-    db.write(move |mut c| {
-        Box::pin(async move {
-            let r = query(
+    let r = db
+        .execute_returning(
+            query(
                 "UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND client_id = $3 AND pushed = 1 AND used_at IS NULL AND expires_at > $1 RETURNING params",
             )
             .bind(now)
             .bind(id)
-            .bind(client_id)
-            .fetch_optional(&mut c)
-            .await?;
-            r.map(|r| r.try_get("params")).transpose()
-        })
-    })
-    .await
+            .bind(client_id),
+        )
+        .await?;
+    r.map(|r| r.try_get("params")).transpose()
 }
 
 /// An interactive request still in progress.
@@ -97,34 +88,17 @@ pub async fn get_request(db: &Db, id: &str, now: UnixTime) -> Result<Option<Requ
 
 /// Replaces a request's parameters (login and consent progress).
 pub async fn update_request(db: &Db, id: &str, params: &str) -> Result<()> {
-    let (id, params) = (id.to_owned(), params.to_owned());
-    db.write(move |mut c| {
-        Box::pin(async move {
-            query("UPDATE auth_requests SET params = $1 WHERE id = $2 AND used_at IS NULL")
-                .bind(params)
-                .bind(id)
-                .execute(&mut c)
-                .await?;
-            Ok(())
-        })
-    })
-    .await
+    db.execute(query("UPDATE auth_requests SET params = $1 WHERE id = $2 AND used_at IS NULL").bind(params).bind(id))
+        .await?;
+    Ok(())
 }
 
 /// Marks a request finished; false if it already was (a double submit).
 pub async fn finish_request(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
-    let id = id.to_owned();
-    db.write(move |mut c| {
-        Box::pin(async move {
-            let r = query("UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-                .bind(now)
-                .bind(id)
-                .execute(&mut c)
-                .await?;
-            Ok(r.rows_affected() == 1)
-        })
-    })
-    .await
+    let r = db
+        .execute(query("UPDATE auth_requests SET used_at = $1 WHERE id = $2 AND used_at IS NULL").bind(now).bind(id))
+        .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 // ---- accounts and activation ----
@@ -336,61 +310,44 @@ pub async fn credential(db: &Db, cred_id: &str) -> Result<Option<CredentialRow>>
 
 /// Saves a passkey's updated counter/state after a login.
 pub async fn touch_credential(db: &Db, cred_id: &str, passkey: Option<&str>, now: UnixTime) -> Result<()> {
-    let (cred_id, passkey) = (cred_id.to_owned(), passkey.map(str::to_owned));
-    db.write(move |mut c| {
-        Box::pin(async move {
-            match passkey {
-                Some(p) => query("UPDATE credentials SET passkey = $1, last_used_at = $2 WHERE cred_id = $3")
-                    .bind(p)
-                    .bind(now)
-                    .bind(cred_id),
-                None => query("UPDATE credentials SET last_used_at = $1 WHERE cred_id = $2").bind(now).bind(cred_id),
-            }
-            .execute(&mut c)
-            .await?;
-            Ok(())
-        })
-    })
-    .await
+    let q = match passkey {
+        Some(p) => query("UPDATE credentials SET passkey = $1, last_used_at = $2 WHERE cred_id = $3")
+            .bind(p)
+            .bind(now)
+            .bind(cred_id),
+        None => query("UPDATE credentials SET last_used_at = $1 WHERE cred_id = $2").bind(now).bind(cred_id),
+    };
+    db.execute(q).await?;
+    Ok(())
 }
 
 /// Renames a passkey of the account.
 pub async fn rename_credential(db: &Db, account_id: &str, cred_id: &str, name: &str) -> Result<bool> {
-    let (account_id, cred_id, name) = (account_id.to_owned(), cred_id.to_owned(), name.to_owned());
-    db.write(move |mut c| {
-        Box::pin(async move {
-            let r = query("UPDATE credentials SET name = $1 WHERE cred_id = $2 AND account_id = $3")
+    let r = db
+        .execute(
+            query("UPDATE credentials SET name = $1 WHERE cred_id = $2 AND account_id = $3")
                 .bind(name)
                 .bind(cred_id)
-                .bind(account_id)
-                .execute(&mut c)
-                .await?;
-            Ok(r.rows_affected() == 1)
-        })
-    })
-    .await
+                .bind(account_id),
+        )
+        .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// Removes a passkey of the account, unless it is the last one (the citizen would be locked
 /// out until re-verified at a centre).
 pub async fn delete_credential(db: &Db, account_id: &str, cred_id: &str) -> Result<()> {
-    let (account_id, cred_id) = (account_id.to_owned(), cred_id.to_owned());
-    let deleted = db
-        .write(move |mut c| {
-            Box::pin(async move {
-                let r = query(
-                    "DELETE FROM credentials WHERE cred_id = $1 AND account_id = $2 \
-                     AND (SELECT COUNT(*) FROM credentials WHERE account_id = $2) > 1",
-                )
-                .bind(cred_id)
-                .bind(account_id)
-                .execute(&mut c)
-                .await?;
-                Ok(r.rows_affected())
-            })
-        })
+    let r = db
+        .execute(
+            query(
+                "DELETE FROM credentials WHERE cred_id = $1 AND account_id = $2 \
+                 AND (SELECT COUNT(*) FROM credentials WHERE account_id = $2) > 1",
+            )
+            .bind(cred_id)
+            .bind(account_id),
+        )
         .await?;
-    if deleted == 1 {
+    if r.rows_affected() == 1 {
         Ok(())
     } else {
         Err(Error::Invalid("that passkey cannot be removed (it is your only one, or not yours)".into()))
@@ -411,24 +368,18 @@ pub async fn put_ceremony(
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<()> {
-    let (id, kind, state, account_id, context) =
-        (id.to_owned(), kind.to_owned(), state.to_owned(), account_id.map(str::to_owned), context.to_owned());
-    db.write(move |mut c| {
-        Box::pin(async move {
-            query("INSERT INTO ceremonies (id, kind, state, account_id, context, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(id)
-                .bind(kind)
-                .bind(state)
-                .bind(account_id)
-                .bind(context)
-                .bind(now)
-                .bind(expires_at)
-                .execute(&mut c)
-                .await?;
-            Ok(())
-        })
-    })
-    .await
+    db.execute(
+        query("INSERT INTO ceremonies (id, kind, state, account_id, context, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(id)
+            .bind(kind)
+            .bind(state)
+            .bind(account_id)
+            .bind(context)
+            .bind(now)
+            .bind(expires_at),
+    )
+    .await?;
+    Ok(())
 }
 
 /// A consumed ceremony.
@@ -446,32 +397,26 @@ pub struct Ceremony {
 
 /// Consumes a ceremony of one of `kinds` (single use); expired ones are not returned.
 pub async fn take_ceremony(db: &Db, id: &str, kinds: &[&str], now: UnixTime) -> Result<Option<Ceremony>> {
-    let id = id.to_owned();
-    let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
-    db.write(move |mut c| {
-        Box::pin(async move {
-            let r =
-                query("DELETE FROM ceremonies WHERE id = $1 RETURNING kind, state, account_id, context, expires_at")
-                    .bind(id)
-                    .fetch_optional(&mut c)
-                    .await?;
-            let Some(r) = r else { return Ok(None) };
-            let exp: i64 = r.try_get("expires_at")?;
-            let kind: String = r.try_get("kind")?;
-            // A ceremony of another kind is consumed too: it was presented where it does not
-            // belong, and must not be usable afterwards either.
-            if exp <= now || !kinds.contains(&kind) {
-                return Ok(None);
-            }
-            Ok(Some(Ceremony {
-                kind,
-                state: r.try_get("state")?,
-                account_id: r.try_get("account_id")?,
-                context: r.try_get("context")?,
-            }))
-        })
-    })
-    .await
+    let r = db
+        .execute_returning(
+            query("DELETE FROM ceremonies WHERE id = $1 RETURNING kind, state, account_id, context, expires_at")
+                .bind(id),
+        )
+        .await?;
+    let Some(r) = r else { return Ok(None) };
+    let exp: i64 = r.try_get("expires_at")?;
+    let kind: String = r.try_get("kind")?;
+    // A ceremony of another kind is consumed too: it was presented where it does not belong,
+    // and must not be usable afterwards either.
+    if exp <= now || !kinds.contains(&kind.as_str()) {
+        return Ok(None);
+    }
+    Ok(Some(Ceremony {
+        kind,
+        state: r.try_get("state")?,
+        account_id: r.try_get("account_id")?,
+        context: r.try_get("context")?,
+    }))
 }
 
 // ---- sessions ----
@@ -503,26 +448,20 @@ pub async fn create_session(
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<()> {
-    let (id_hash, sid, account_id, acr, amr) =
-        (id_hash.to_owned(), sid.to_owned(), account_id.to_owned(), acr.to_owned(), amr.to_owned());
-    db.write(move |mut c| {
-        Box::pin(async move {
-            query(
-                "INSERT INTO sessions (id_hash, sid, account_id, auth_time, acr, amr, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $4, $7)",
-            )
-            .bind(id_hash)
-            .bind(sid)
-            .bind(account_id)
-            .bind(now)
-            .bind(acr)
-            .bind(amr)
-            .bind(expires_at)
-            .execute(&mut c)
-            .await?;
-            Ok(())
-        })
-    })
-    .await
+    db.execute(
+        query(
+            "INSERT INTO sessions (id_hash, sid, account_id, auth_time, acr, amr, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $4, $7)",
+        )
+        .bind(id_hash)
+        .bind(sid)
+        .bind(account_id)
+        .bind(now)
+        .bind(acr)
+        .bind(amr)
+        .bind(expires_at),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The live session with this cookie hash, if its account is still active.
@@ -549,18 +488,10 @@ pub async fn session(db: &Db, id_hash: &str, now: UnixTime) -> Result<Option<Ses
 
 /// Ends a session; true if it was live.
 pub async fn end_session(db: &Db, sid: &str, now: UnixTime) -> Result<bool> {
-    let sid = sid.to_owned();
-    db.write(move |mut c| {
-        Box::pin(async move {
-            let r = query("UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL")
-                .bind(now)
-                .bind(sid)
-                .execute(&mut c)
-                .await?;
-            Ok(r.rows_affected() == 1)
-        })
-    })
-    .await
+    let r = db
+        .execute(query("UPDATE sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL").bind(now).bind(sid))
+        .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 // ---- consents ----
@@ -624,25 +555,19 @@ pub async fn put_consent(
     claims: &str,
     now: UnixTime,
 ) -> Result<()> {
-    let (account_id, client_id, scope, claims) =
-        (account_id.to_owned(), client_id.to_owned(), scope.to_owned(), claims.to_owned());
-    db.write(move |mut c| {
-        Box::pin(async move {
-            query(
-                "INSERT INTO consents (account_id, client_id, scope, claims, granted_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (account_id, client_id) DO UPDATE SET scope = excluded.scope, claims = excluded.claims, granted_at = excluded.granted_at",
-            )
-            .bind(account_id)
-            .bind(client_id)
-            .bind(scope)
-            .bind(claims)
-            .bind(now)
-            .execute(&mut c)
-            .await?;
-            Ok(())
-        })
-    })
-    .await
+    db.execute(
+        query(
+            "INSERT INTO consents (account_id, client_id, scope, claims, granted_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (account_id, client_id) DO UPDATE SET scope = excluded.scope, claims = excluded.claims, granted_at = excluded.granted_at",
+        )
+        .bind(account_id)
+        .bind(client_id)
+        .bind(scope)
+        .bind(claims)
+        .bind(now),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Withdraws a consent and revokes every grant (refresh-token family) of that client for the
@@ -871,18 +796,10 @@ pub async fn grant_active(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
 
 /// Revokes a grant (all its refresh tokens and, through introspection, its access tokens).
 pub async fn revoke_grant(db: &Db, id: &str, now: UnixTime) -> Result<bool> {
-    let id = id.to_owned();
-    db.write(move |mut c| {
-        Box::pin(async move {
-            let r = query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now)
-                .bind(id)
-                .execute(&mut c)
-                .await?;
-            Ok(r.rows_affected() == 1)
-        })
-    })
-    .await
+    let r = db
+        .execute(query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(now).bind(id))
+        .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// The live grants that came from a session: (grant id, client id, account id).
@@ -902,20 +819,15 @@ pub async fn insert_refresh(
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<()> {
-    let (token_hash, grant_id) = (token_hash.to_owned(), grant_id.to_owned());
-    db.write(move |mut c| {
-        Box::pin(async move {
-            query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(token_hash)
-                .bind(grant_id)
-                .bind(now)
-                .bind(expires_at)
-                .execute(&mut c)
-                .await?;
-            Ok(())
-        })
-    })
-    .await
+    db.execute(
+        query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(grant_id)
+            .bind(now)
+            .bind(expires_at),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The outcome of presenting a refresh token.
@@ -986,24 +898,19 @@ pub async fn refresh_grant(db: &Db, token_hash: &str, now: UnixTime) -> Result<O
 /// current window and the seconds until it ends. Shared by every instance.
 pub async fn hit(db: &Db, bucket: &str, window: i64, now: UnixTime) -> Result<(i64, i64)> {
     let start = now - now.rem_euclid(window);
-    let bucket = bucket.to_owned();
-    let count = db
-        .write(move |mut c| {
-            Box::pin(async move {
-                let r = query(
-                    "INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1) \
-                     ON CONFLICT (bucket) DO UPDATE SET count = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, \
-                     window_start = excluded.window_start RETURNING count",
-                )
-                .bind(bucket)
-                .bind(start)
-                .fetch_one(&mut c)
-                .await?;
-                r.try_get::<i64>("count")
-            })
-        })
-        .await?;
-    Ok((count, start + window - now))
+    let r = db
+        .execute_returning(
+            query(
+                "INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1) \
+                 ON CONFLICT (bucket) DO UPDATE SET count = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, \
+                 window_start = excluded.window_start RETURNING count",
+            )
+            .bind(bucket)
+            .bind(start),
+        )
+        .await?
+        .ok_or_else(|| Error::internal("rate-limit upsert returned no row"))?;
+    Ok((r.try_get("count")?, start + window - now))
 }
 
 /// Deletes expired rows of the login tables.

@@ -42,6 +42,16 @@ pub enum SqliteSync {
     Normal,
 }
 
+impl SqliteSync {
+    /// The `PRAGMA synchronous` value.
+    fn pragma(self) -> &'static str {
+        match self {
+            SqliteSync::Full => "FULL",
+            SqliteSync::Normal => "NORMAL",
+        }
+    }
+}
+
 /// Which engine is behind the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -91,13 +101,7 @@ impl Db {
                     std::fs::create_dir_all(dir)
                         .map_err(|e| Error::Config(format!("cannot create {}: {e}", dir.display())))?;
                 }
-                let target = sql::LiteTarget {
-                    path,
-                    synchronous: match sync {
-                        SqliteSync::Full => "FULL",
-                        SqliteSync::Normal => "NORMAL",
-                    },
-                };
+                let target = sql::LiteTarget { path, synchronous: sync.pragma() };
                 let pool = sqlite_pool(1, sync).connect_with(opts).await?;
                 let writer = writer::Writer::start(&target)?;
                 (pool, Some((sql::LitePool::new(target), writer)))
@@ -143,6 +147,17 @@ impl Db {
         }
     }
 
+    /// One write statement in a transaction of its own (group-committed on SQLite). A
+    /// [`Query`](sql::Query) owns its parameters, so it can travel to the writer as it is.
+    pub(crate) async fn execute(&self, q: sql::Query) -> Result<sql::Done> {
+        self.write(move |mut c| Box::pin(async move { q.execute(&mut c).await })).await
+    }
+
+    /// One write statement that returns a row (`UPDATE/DELETE/INSERT ... RETURNING`).
+    pub(crate) async fn execute_returning(&self, q: sql::Query) -> Result<Option<Row>> {
+        self.write(move |mut c| Box::pin(async move { q.fetch_optional(&mut c).await })).await
+    }
+
     /// A connection to read with.
     pub(crate) async fn reader(&self) -> Result<sql::Reader> {
         Ok(match &self.lite {
@@ -180,15 +195,7 @@ fn sqlite_pool(size: u32, sync: SqliteSync) -> AnyPoolOptions {
     AnyPoolOptions::new().max_connections(size).acquire_timeout(Duration::from_secs(10)).after_connect(
         move |conn, _| {
             Box::pin(async move {
-                let pragmas = match sync {
-                    SqliteSync::Full => {
-                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;"
-                    }
-                    SqliteSync::Normal => {
-                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;"
-                    }
-                };
-                conn.execute(pragmas).await?;
+                conn.execute(sqlx::AssertSqlSafe(sql::pragmas(sync.pragma()))).await?;
                 Ok(())
             })
         },

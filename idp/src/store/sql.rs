@@ -339,13 +339,19 @@ impl LiteTarget {
     pub(crate) fn open(&self) -> Result<rusqlite::Connection> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let c = rusqlite::Connection::open_with_flags(&self.path, flags)?;
-        c.execute_batch(&format!(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
-            self.synchronous
-        ))?;
+        c.execute_batch(&pragmas(self.synchronous))?;
         c.set_prepared_statement_cache_capacity(128);
         Ok(c)
     }
+}
+
+/// What every SQLite connection (ours and sqlx's) is set up with: WAL, the chosen durability
+/// (`FULL` or `NORMAL`), foreign keys, and a busy timeout for the moments another process (the
+/// CLI) holds the write lock.
+pub(crate) fn pragmas(synchronous: &str) -> String {
+    format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;"
+    )
 }
 
 /// Idle SQLite reader connections. A statement borrows one for its duration (synchronously,

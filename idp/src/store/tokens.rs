@@ -5,18 +5,13 @@ use crate::{domain::UnixTime, error::Result};
 
 /// Records an access token's `jti` as revoked until it would have expired anyway.
 pub async fn revoke_jti(db: &Db, jti: &str, expires_at: UnixTime) -> Result<()> {
-    let jti = jti.to_owned();
-    db.write(move |mut c| {
-        Box::pin(async move {
-            query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
-                .bind(jti)
-                .bind(expires_at)
-                .execute(&mut c)
-                .await?;
-            Ok(())
-        })
-    })
-    .await
+    db.execute(
+        query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+            .bind(jti)
+            .bind(expires_at),
+    )
+    .await?;
+    Ok(())
 }
 
 /// True when the `jti` was revoked.
@@ -30,24 +25,20 @@ pub async fn is_revoked(db: &Db, jti: &str) -> Result<bool> {
 
 /// Records a client assertion's `jti`; false when it was already used (a replay).
 pub async fn use_assertion_jti(db: &Db, client_id: &str, jti: &str, expires_at: UnixTime) -> Result<bool> {
-    let (client_id, jti) = (client_id.to_owned(), jti.to_owned());
-    db.write(move |mut c| {
-        Box::pin(async move {
-            // ON CONFLICT rather than catching the violation: on PostgreSQL a failed statement
-            // would abort the surrounding transaction.
-            let r = query(
+    // ON CONFLICT rather than catching the violation: on PostgreSQL a failed statement would
+    // abort the surrounding transaction.
+    let r = db
+        .execute(
+            query(
                 "INSERT INTO used_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (client_id, jti) DO NOTHING",
             )
             .bind(client_id)
             .bind(jti)
-            .bind(expires_at)
-            .execute(&mut c)
-            .await?;
-            Ok(r.rows_affected() == 1)
-        })
-    })
-    .await
+            .bind(expires_at),
+        )
+        .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// Deletes bookkeeping rows that can no longer matter.
