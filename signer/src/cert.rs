@@ -9,12 +9,10 @@ use core::time::Duration;
 
 use der::asn1::{BitString, Ia5String, Null, OctetString};
 use der::oid::db::rfc5280::{ID_AD_CA_ISSUERS, ID_AD_OCSP};
-use der::oid::db::rfc5912::ECDSA_WITH_SHA_256;
 use der::oid::db::rfc6960::ID_PKIX_OCSP_NOCHECK;
 use der::oid::{AssociatedOid, ObjectIdentifier};
 use der::{DateTime, Decode, Document, Encode};
-use p256::ecdsa::signature::{Keypair, Verifier};
-use p256::pkcs8::DecodePublicKey;
+use p256::ecdsa::signature::Keypair;
 use spki::{
     AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePublicKey, SubjectPublicKeyInfoOwned,
     SubjectPublicKeyInfoRef,
@@ -35,7 +33,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 
 use crate::error::{Error, Result};
-use crate::key::CaKey;
+use crate::key::{CaKey, sign_checked};
 
 /// Where relying parties find revocation status and the issuer's certificate.
 ///
@@ -245,8 +243,7 @@ pub(crate) fn issue(
     let signer = KeySigner(issuer.key);
     let mut builder = CertificateBuilder::new(profile, random_serial()?, validity, subject_public_key)?;
     let tbs = builder.finalize(&signer)?;
-    let signature = issuer.key.sign(&tbs)?;
-    check_signature(issuer.key.public_key(), &tbs, &signature)?;
+    let signature = sign_checked(issuer.key, &tbs)?;
     Ok(builder.assemble(BitString::from_bytes(&signature)?, &signer)?)
 }
 
@@ -261,16 +258,6 @@ fn check_within(validity: &Validity, issuer: &Certificate) -> Result<()> {
         return Err(Error::InvalidValidity("the certificate would outlive its issuer"));
     }
     Ok(())
-}
-
-/// Verifies a fresh signature before it is published: a faulty token or a key that does not
-/// belong to the issuer certificate must fail here, not at a relying party.
-fn check_signature(public_key: &SubjectPublicKeyInfoOwned, message: &[u8], signature: &[u8]) -> Result<()> {
-    let verifying_key = p256::ecdsa::VerifyingKey::from_public_key_der(&public_key.to_der()?)
-        .map_err(|_| Error::UnsupportedKey("the CA key is not an ECDSA P-256 key"))?;
-    let signature = p256::ecdsa::DerSignature::from_bytes(signature)
-        .map_err(|_| Error::Signing("the key returned a malformed signature".into()))?;
-    verifying_key.verify(message, &signature).map_err(|_| Error::Signing("the key's signature does not verify".into()))
 }
 
 /// The builder profile: subject, issuer and extensions decided by the caller, plus SKI and AKI.
@@ -334,7 +321,6 @@ impl Keypair for KeySigner<'_> {
 
 impl DynSignatureAlgorithmIdentifier for KeySigner<'_> {
     fn signature_algorithm_identifier(&self) -> spki::Result<AlgorithmIdentifierOwned> {
-        // RFC 5758 3.2: ecdsa-with-SHA256 has absent parameters.
-        Ok(AlgorithmIdentifierOwned { oid: ECDSA_WITH_SHA_256, parameters: None })
+        Ok(self.0.signature_algorithm())
     }
 }

@@ -1,30 +1,77 @@
 //! Keys that sign certificates, and the private-key container handed to the caller.
 //!
-//! [`CaKey`] is the seam for hardware keys: a PKCS#11 token (SoftHSM2 in tests, an HSM in
+//! [`CaKey`] is the seam for hardware keys and other algorithms: a PKCS#11 token (SoftHSM2 in tests, an HSM in
 //! production) will implement it in a later slice. Today the only implementation is
 //! [`SoftwareKey`], an ECDSA P-256 key held in memory.
 
 use core::fmt;
 
-use p256::ecdsa::{DerSignature, SigningKey, signature::Signer};
+use der::oid::db::rfc5912::ECDSA_WITH_SHA_256;
+use p256::ecdsa::{
+    DerSignature, SigningKey,
+    signature::{Signer, Verifier},
+};
 use p256::elliptic_curve::Generate;
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
-use spki::{EncodePublicKey, SubjectPublicKeyInfoOwned};
+use spki::{AlgorithmIdentifierOwned, EncodePublicKey, SubjectPublicKeyInfoOwned};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
-/// A key able to sign certificates: ECDSA over P-256 with SHA-256.
+/// A key this crate signs with: CA keys (certificates, CRLs), the OCSP responder and TSA keys,
+/// and citizens' document-signing keys (CMS).
 ///
-/// Every key in the hierarchy is P-256, so the algorithm is part of the contract rather than a
-/// parameter: an implementation returns the DER `Ecdsa-Sig-Value` of `SHA-256(message)`.
-/// A PKCS#11 implementation hashes, calls `CKM_ECDSA` (SoftHSM 2.6 rejects `CKM_ECDSA_SHA256`)
-/// and DER-encodes the raw `r || s` it gets back.
+/// Every key in the hierarchy is ECDSA P-256, so that is the default algorithm: an
+/// implementation returns the DER `Ecdsa-Sig-Value` of `SHA-256(message)`. A PKCS#11
+/// implementation hashes, calls `CKM_ECDSA` (SoftHSM 2.6 rejects `CKM_ECDSA_SHA256`) and
+/// DER-encodes the raw `r || s` it gets back.
+///
+/// The algorithm is still a method rather than a constant so that an RSA key (RSASSA-PKCS1-v1_5
+/// with SHA-256) can be added by overriding [`CaKey::signature_algorithm`] and teaching
+/// the crate's internal self-check to verify that algorithm. Whatever the algorithm, the digest
+/// is SHA-256: CMS `digestAlgorithm`s are written as SHA-256.
 pub trait CaKey: Send + Sync {
     /// The key's public half, exactly as it appears in the key's certificate.
     fn public_key(&self) -> &SubjectPublicKeyInfoOwned;
-    /// Signs `message` (ECDSA P-256, SHA-256) and returns the DER-encoded signature.
+    /// Signs `message` (by default ECDSA P-256 over SHA-256) and returns the signature as it
+    /// goes into a certificate's or CMS signature field (for ECDSA: DER `Ecdsa-Sig-Value`).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
+    /// The algorithm of the signatures [`CaKey::sign`] returns, as written into certificates,
+    /// CRLs, OCSP responses and CMS `SignerInfo`s. Default: ecdsa-with-SHA256 with absent
+    /// parameters (RFC 5758 3.2).
+    fn signature_algorithm(&self) -> AlgorithmIdentifierOwned {
+        AlgorithmIdentifierOwned { oid: ECDSA_WITH_SHA_256, parameters: None }
+    }
+}
+
+/// Signs `message` with `key` and verifies the signature before anyone sees it.
+///
+/// A faulty token, or a key that is not the one its certificate names, must fail here and not
+/// at a relying party: everything this crate publishes is signed through this function.
+pub(crate) fn sign_checked(key: &dyn CaKey, message: &[u8]) -> Result<Vec<u8>> {
+    let signature = key.sign(message)?;
+    verify_signature(key.public_key(), &key.signature_algorithm(), message, &signature)?;
+    Ok(signature)
+}
+
+/// Verifies `signature` over `message` under `public_key` with `algorithm`.
+///
+/// Only ecdsa-with-SHA256 over P-256 is known today; any other algorithm is refused, so adding
+/// RSA means adding its branch here (fail closed: an algorithm we cannot check is never used).
+pub(crate) fn verify_signature(
+    public_key: &SubjectPublicKeyInfoOwned,
+    algorithm: &AlgorithmIdentifierOwned,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<()> {
+    if algorithm.oid != ECDSA_WITH_SHA_256 || algorithm.parameters.is_some() {
+        return Err(Error::UnsupportedKey("only ecdsa-with-SHA256 signatures are supported"));
+    }
+    let verifying_key = p256::ecdsa::VerifyingKey::from_public_key_der(&der::Encode::to_der(public_key)?)
+        .map_err(|_| Error::UnsupportedKey("the key is not an ECDSA P-256 key"))?;
+    let signature = DerSignature::from_bytes(signature)
+        .map_err(|_| Error::Signing("the key returned a malformed signature".into()))?;
+    verifying_key.verify(message, &signature).map_err(|_| Error::Signing("the key's signature does not verify".into()))
 }
 
 /// A PKCS#8 (RFC 5958) DER-encoded private key.
