@@ -2,8 +2,15 @@
 
 /// Everything that can go wrong in this crate.
 ///
-/// Input errors (`InvalidCid`, `InvalidName`, `InvalidUrl`, `InvalidValidity`, `UnsupportedKey`)
-/// carry enough detail to show an operator which field to fix; none of them carries key material.
+/// Input errors (`InvalidCid`, `InvalidName`, `InvalidUrl`, `InvalidValidity`, `UnsupportedKey`,
+/// `InvalidDigest`, ...) carry enough detail to show an operator which field to fix; none of them
+/// carries key material.
+///
+/// Malformed or unsupported *protocol requests* (RFC 3161 timestamp requests, RFC 6960 OCSP
+/// requests) are not errors: they are answered on the wire with the protocol's own rejection
+/// (PKIStatusInfo failInfo, OCSP `malformedRequest`/`unauthorized`). An `Err` from those
+/// functions means the service itself failed (a key or encoder), which the caller logs and
+/// answers with [`crate::tsa::system_failure_response`] or [`crate::ocsp::internal_error_response`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -32,6 +39,23 @@ pub enum Error {
     /// A subject public key or CA key is not an ECDSA P-256 key, or does not match its certificate.
     #[error("unsupported or mismatched key: {0}")]
     UnsupportedKey(&'static str),
+    /// A digest handed in as SHA-256 is not 32 bytes long.
+    #[error("a SHA-256 digest is exactly 32 bytes")]
+    InvalidDigest,
+    /// A certificate is not fit for the role it was given: a TSA certificate without the
+    /// critical timeStamping EKU, an OCSP responder not delegated by the issuer, a CRL issuer
+    /// without cRLSign, or a signing certificate that is not valid at the signing time.
+    #[error("unsuitable certificate: {0}")]
+    UnsuitableCertificate(&'static str),
+    /// A CMS signature handed back to this crate (to add a timestamp) is not one it can extend.
+    #[error("invalid CMS signature: {0}")]
+    InvalidSignature(&'static str),
+    /// A timestamp token is malformed or does not cover what it should.
+    #[error("invalid timestamp token: {0}")]
+    InvalidTimestamp(&'static str),
+    /// A revocation entry for a CRL is unusable (duplicate serial, revoked in the future, ...).
+    #[error("invalid revocation: {0}")]
+    InvalidRevocation(&'static str),
     /// The operating system's random number generator failed.
     #[error("random number generator failed")]
     Random,

@@ -74,6 +74,15 @@ pub(crate) fn verify_signature(
     verifying_key.verify(message, &signature).map_err(|_| Error::Signing("the key's signature does not verify".into()))
 }
 
+/// Whether `key` is the key certified by `certificate`.
+pub(crate) fn check_key_matches(key: &dyn CaKey, certificate: &x509_cert::Certificate) -> Result<()> {
+    if key.public_key() == certificate.tbs_certificate().subject_public_key_info() {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedKey("the key does not belong to the certificate"))
+    }
+}
+
 /// A PKCS#8 (RFC 5958) DER-encoded private key.
 ///
 /// The bytes are wiped when the value is dropped and never appear in `Debug` output. This library

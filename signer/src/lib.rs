@@ -1,5 +1,9 @@
 //! # signer — the PKI of Drukyul ID
 //!
+//! A library, no HTTP and no database: the identity provider mounts the routes (`/sign/*`,
+//! `/ca/*`, `/ocsp`, `/tsa`), keeps the records (issued and revoked certificates, CRL numbers)
+//! and calls the functions here with bytes, records and `now`.
+//!
 //! ## Implemented now
 //! - [`ca`]: [`Hierarchy::generate`] makes the CA hierarchy with ECDSA P-256 keys — a root CA,
 //!   an issuing CA for citizen signing certificates, an OCSP responder certificate and a
@@ -8,35 +12,52 @@
 //!   `/ca/issuing.crt` and `/ca/root.crt` ([`Endpoints`]), which the identity provider will serve.
 //! - [`citizen`]: [`citizen::generate_key`] and [`citizen::issue_signing_certificate`] for a
 //!   validated [`citizen::Person`] (`serialNumber` = `IDCBT-<CID>`, keyUsage nonRepudiation).
-//! - [`CaKey`]: the signing seam. [`SoftwareKey`] is the only implementation today.
+//! - [`cms`]: [`cms::CmsSigner::sign_digest`] makes a detached CMS SignedData (RFC 5652) over a
+//!   document's [`Sha256Digest`] with the CAdES-B-B signed attributes (content-type,
+//!   message-digest, signing-time, signingCertificateV2); [`cms::CadesSignature`] takes an
+//!   RFC 3161 token over its signature value as the signature-time-stamp (CAdES-B-T).
+//! - [`tsa`]: [`tsa::TimestampAuthority::respond`] answers a DER RFC 3161 `TimeStampReq` with a
+//!   `TimeStampResp` (SHA-256 only; rejections carry the RFC's failInfo), and
+//!   [`tsa::TimestampAuthority::timestamp`] stamps a digest in-process for B-T signatures.
+//! - [`CaKey`]: the signing seam, used for every signature above. [`SoftwareKey`] is the only
+//!   implementation today; the signature algorithm is a method (ECDSA P-256 with SHA-256 by
+//!   default) so that RSA can be added without touching the protocols.
+//!
+//! Every signature is verified right after it is made, before anything is returned, so a faulty
+//! token or a mismatched key fails here and not at a relying party. Each protocol's output is
+//! judged in the tests by the `openssl` command line (`cms -verify -cades`, `ts -verify`,
+//! `crl`, `verify -crl_check`, `ocsp -respin`).
 //!
 //! Private keys come back as [`PrivateKeyDer`] (PKCS#8 DER, zeroized on drop, redacted in
 //! `Debug`). **This library never writes keys anywhere**: the caller seals them under its
 //! key-encryption key. Time is a parameter (`now`, Unix seconds), so tests control it.
 //!
-//! Certificates are built with x509-cert's builder and typed extensions (no hand-written DER)
-//! and every signature is verified before a certificate is returned.
+//! Certificates, CRLs and CMS structures are built from typed ASN.1 (x509-cert, cms); the
+//! RFC 3161, RFC 5035 and RFC 6960 structures that have no crate on the der 0.8 line are
+//! declared with `der`'s derive macros beside the code that uses them — no hand-written DER.
 //!
 //! ## Next
 //! - `idp ca init`: seal the keys under the KEK and store certificates and sealed keys.
 //! - PKCS#11 (SoftHSM2 in tests): a [`CaKey`] backed by a token, keys generated in it.
-//! - CRLs (`/ca/crl` from the issuing CA, `/ca/root-crl` from the root), the OCSP responder
-//!   (`/ocsp`, RFC 6960) and the TSA (`/tsa`, RFC 3161).
-//! - CSC-style signing requests approved with a passkey, detached CMS SignedData (CAdES-B-B with
-//!   signingCertificateV2, B-T with a timestamp) and PAdES, and the verification API.
-//!
-//! The identity provider mounts the HTTP routes (`/sign/*`, `/ca/*`, `/ocsp`, `/tsa`).
+//! - An RSA [`CaKey`] (sha256WithRSAEncryption) and its branch in the signature self-check.
+//! - The HTTP routes, CSC-style signing requests approved with a passkey, PAdES, and the
+//!   verification API (`idp verify`).
 #![forbid(unsafe_code)]
 
 pub mod ca;
 mod cert;
 pub mod citizen;
+pub mod cms;
+mod digest;
 mod error;
 mod key;
 mod name;
+mod signed_data;
+pub mod tsa;
 
 pub use ca::{Credential, Hierarchy, HierarchyParams, IssuingCa, certificate_pem};
 pub use cert::Endpoints;
+pub use digest::Sha256Digest;
 pub use error::{Error, Result};
 pub use key::{CaKey, PrivateKeyDer, SoftwareKey};
 /// The x509-cert version this crate builds with, so callers name the same `Certificate` type.

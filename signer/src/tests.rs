@@ -21,7 +21,7 @@ use crate::citizen::{self, Person};
 use crate::{CaKey, Endpoints, Error, Hierarchy, HierarchyParams, IssuingCa, SoftwareKey};
 
 /// 2026-01-01T00:00:00Z
-const NOW: i64 = 1_767_225_600;
+pub(crate) const NOW: i64 = 1_767_225_600;
 const DAY: u64 = 24 * 60 * 60;
 /// RFC 5612's documentation arc: safe to use in tests, never in production.
 const TEST_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.32473.1");
@@ -30,17 +30,36 @@ fn params() -> HierarchyParams {
     HierarchyParams::new(Endpoints::from_base_url("https://id.gov.bt").unwrap())
 }
 
-fn hierarchy() -> Hierarchy {
+pub(crate) fn hierarchy() -> Hierarchy {
     Hierarchy::generate(&params(), NOW).unwrap()
 }
 
-fn citizen_cert(h: &Hierarchy, person: &Person) -> Certificate {
+pub(crate) fn citizen_cert(h: &Hierarchy, person: &Person) -> Certificate {
     let key = citizen::generate_key().unwrap();
     citizen::issue_signing_certificate(h.issuing_ca(), &key.public_key, person, NOW, Duration::from_secs(730 * DAY))
         .unwrap()
 }
 
-fn karma() -> Person {
+/// The software key of one of the hierarchy's credentials.
+pub(crate) fn key_of(credential: &crate::Credential) -> SoftwareKey {
+    SoftwareKey::from_pkcs8_der(credential.private_key().as_bytes()).unwrap()
+}
+
+/// A citizen's certificate and key, valid two years from `NOW`.
+pub(crate) fn citizen_with_key(h: &Hierarchy) -> (Certificate, SoftwareKey) {
+    let key = citizen::generate_key().unwrap();
+    let cert = citizen::issue_signing_certificate(
+        h.issuing_ca(),
+        &key.public_key,
+        &karma(),
+        NOW,
+        Duration::from_secs(730 * DAY),
+    )
+    .unwrap();
+    (cert, SoftwareKey::from_pkcs8_der(key.private_key.as_bytes()).unwrap())
+}
+
+pub(crate) fn karma() -> Person {
     Person::new("Karma", "Wangchuk", "10101001234").unwrap()
 }
 

@@ -1,5 +1,6 @@
-//! OpenSSL as the judge: certificates from this crate are written to a temporary directory and
-//! checked with the `openssl` command-line tool, which nobody here wrote.
+//! OpenSSL as the judge: certificates, CMS signatures, timestamp replies, CRLs and OCSP responses
+//! from this crate are written to a temporary directory and checked with the `openssl`
+//! command-line tool, which nobody here wrote.
 //!
 //! Without `openssl` on PATH the tests print `SKIPPED: openssl tests (openssl not found)` and
 //! pass — unless `IDP_REQUIRE_ALL_SUITES=1`, in which case they fail.
@@ -12,9 +13,11 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use signer::citizen::{self, Person};
+use signer::cms::CmsSigner;
+use signer::tsa::TimestampAuthority;
 use signer::x509_cert::Certificate;
 use signer::x509_cert::der::{Encode, pem};
-use signer::{Endpoints, Hierarchy, HierarchyParams, certificate_pem};
+use signer::{Endpoints, Hierarchy, HierarchyParams, Sha256Digest, SoftwareKey, certificate_pem};
 
 const TEST_POLICY: &str = "1.3.6.1.4.1.32473.1"; // RFC 5612 documentation arc
 
@@ -249,4 +252,223 @@ fn openssl_rejects_certificates_at_times_outside_their_validity() {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------------------------
+// CMS / CAdES, RFC 3161, CRL and OCSP, each judged by the openssl command line.
+
+const TSA_POLICY: &str = "1.3.6.1.4.1.32473.2"; // RFC 5612 documentation arc
+
+fn software_key(cred: &signer::Credential) -> SoftwareKey {
+    SoftwareKey::from_pkcs8_der(cred.private_key().as_bytes()).unwrap()
+}
+
+/// A citizen's certificate with its key, as the signing service would hold them.
+fn citizen_with_key(h: &Hierarchy, now: i64, person: &Person) -> (Certificate, SoftwareKey) {
+    let key = citizen::generate_key().unwrap();
+    let cert = citizen::issue_signing_certificate(
+        h.issuing_ca(),
+        &key.public_key,
+        person,
+        now,
+        Duration::from_secs(86_400 * 730),
+    )
+    .unwrap();
+    (cert, SoftwareKey::from_pkcs8_der(key.private_key.as_bytes()).unwrap())
+}
+
+fn tsa(h: &Hierarchy) -> TimestampAuthority {
+    TimestampAuthority::new(h.tsa().certificate().clone(), Box::new(software_key(h.tsa())), TSA_POLICY.parse().unwrap())
+        .unwrap()
+}
+
+fn read(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn cms_verify(sig: &str, doc: &str, root: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-content", doc, "-CAfile", root];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-out", "/dev/null"]);
+    openssl(&args)
+}
+
+#[test]
+fn openssl_verifies_cades_signatures_and_rejects_a_modified_document() {
+    if !openssl_available() {
+        return;
+    }
+    let now = now();
+    let h = Hierarchy::generate(&params(false), now).unwrap();
+    let (cert, key) = citizen_with_key(&h, now, &karma());
+    let pki = Pki::new();
+    let root = pki.cert("root.pem", h.root().certificate());
+    let document = b"Business licence application no. 42, Thimphu\n".repeat(100);
+    let doc = pki.write("doc.txt", &document);
+
+    let chain = [h.issuing().certificate().clone()];
+    let signer = CmsSigner::new(&cert, &key).unwrap().with_chain(&chain);
+    let mut signature = signer.sign_digest(&Sha256Digest::of(&document), now).unwrap();
+    let sig = pki.write("sig.p7s", signature.to_der().unwrap());
+
+    let run = cms_verify(&sig, &doc, &root, &[]);
+    assert!(run.ok && run.output.contains("Verification successful"), "{}", run.output);
+    let run = cms_verify(&sig, &doc, &root, &["-cades"]);
+    assert!(run.ok && run.output.contains("Verification successful"), "-cades: {}", run.output);
+
+    // One byte changed in the document: the message digest no longer matches.
+    let mut modified = document.clone();
+    modified[10] ^= 1;
+    let bad_doc = pki.write("modified.txt", &modified);
+    let run = cms_verify(&sig, &bad_doc, &root, &[]);
+    assert!(!run.ok && run.output.contains("Verification failure"), "modified document accepted: {}", run.output);
+
+    // Another hierarchy's root does not vouch for the signer.
+    let other = Hierarchy::generate(&params(false), now).unwrap();
+    let other_root = pki.cert("other-root.pem", other.root().certificate());
+    let run = cms_verify(&sig, &doc, &other_root, &[]);
+    assert!(!run.ok, "foreign root accepted: {}", run.output);
+
+    // What OpenSSL reads: detached id-data, the CAdES-B-B attributes.
+    let run = openssl(&["cms", "-cmsout", "-print", "-inform", "DER", "-in", &sig]);
+    assert!(run.ok, "{}", run.output);
+    for expected in
+        ["contentType", "messageDigest", "signingTime", "id-smime-aa-signingCertificateV2", "ecdsa-with-SHA256"]
+    {
+        assert!(run.output.contains(expected), "missing {expected}: {}", run.output);
+    }
+    assert!(run.output.contains("eContent: <ABSENT>"), "not detached: {}", run.output);
+
+    // B-T: a timestamp over the signature value; the signature still verifies, with -cades too,
+    // and the token verifies against the signature value's digest.
+    let tsa = tsa(&h);
+    let token = tsa.timestamp(&signature.timestamp_imprint().unwrap(), now).unwrap();
+    signature.add_signature_timestamp(&token).unwrap();
+    let sig_t = pki.write("sig-t.p7s", signature.to_der().unwrap());
+    let run = cms_verify(&sig_t, &doc, &root, &["-cades"]);
+    assert!(run.ok && run.output.contains("Verification successful"), "B-T: {}", run.output);
+    let run = openssl(&["cms", "-cmsout", "-print", "-inform", "DER", "-in", &sig_t]);
+    assert!(run.output.contains("id-smime-aa-timeStampToken"), "{}", run.output);
+    let run = cms_verify(&sig_t, &bad_doc, &root, &["-cades"]);
+    assert!(!run.ok, "B-T with a modified document accepted: {}", run.output);
+
+    let token_file = pki.write("token.der", &token);
+    let chain_pem =
+        pki.write("tsa-chain.pem", certificate_pem(h.tsa().certificate()).unwrap() + &h.chain_pem().unwrap());
+    let digest = hex(Sha256Digest::of(signature.signature_value().unwrap()).as_bytes());
+    let run = openssl(&[
+        "ts",
+        "-verify",
+        "-token_in",
+        "-in",
+        &token_file,
+        "-digest",
+        &digest,
+        "-CAfile",
+        &root,
+        "-untrusted",
+        &chain_pem,
+    ]);
+    assert!(run.ok && run.output.contains("Verification: OK"), "token: {}", run.output);
+}
+
+#[test]
+fn openssl_verifies_a_signature_that_carries_only_the_signer_certificate() {
+    if !openssl_available() {
+        return;
+    }
+    let now = now();
+    let h = Hierarchy::generate(&params(false), now).unwrap();
+    let (cert, key) = citizen_with_key(&h, now, &karma());
+    let pki = Pki::new();
+    let root = pki.cert("root.pem", h.root().certificate());
+    let chain = pki.write("chain.pem", h.chain_pem().unwrap());
+    let doc = pki.write("doc.bin", b"%PDF-1.7 not really");
+    let signature = CmsSigner::new(&cert, &key).unwrap().sign_digest(&Sha256Digest::of(b"%PDF-1.7 not really"), now);
+    let sig = pki.write("sig.p7s", signature.unwrap().to_der().unwrap());
+    let run = cms_verify(&sig, &doc, &root, &[]);
+    assert!(!run.ok, "path built without the issuing CA: {}", run.output);
+    // OpenSSL builds the path from the SignedData's certificates and the trust store only.
+    let run = cms_verify(&sig, &doc, &chain, &["-cades"]);
+    assert!(run.ok, "{}", run.output);
+}
+
+#[test]
+fn openssl_verifies_timestamp_replies_and_reads_rejections() {
+    if !openssl_available() {
+        return;
+    }
+    let now = now();
+    let h = Hierarchy::generate(&params(false), now).unwrap();
+    let tsa = tsa(&h);
+    let pki = Pki::new();
+    let root = pki.cert("root.pem", h.root().certificate());
+    let chain = pki.write("tsa-chain.pem", certificate_pem(h.tsa().certificate()).unwrap() + &h.chain_pem().unwrap());
+    let doc = pki.write("doc.txt", "Marriage registration, Paro dzongkhag\n");
+
+    // With certReq (-cert) and a nonce (openssl's default).
+    let req = pki.dir.path().join("req.tsr").to_str().unwrap().to_owned();
+    let run = openssl(&["ts", "-query", "-data", &doc, "-sha256", "-cert", "-out", &req]);
+    assert!(run.ok, "{}", run.output);
+    let resp = pki.write("resp.tsr", tsa.respond(&read(&req), now).unwrap());
+    let run = openssl(&["ts", "-verify", "-in", &resp, "-queryfile", &req, "-CAfile", &root, "-untrusted", &chain]);
+    assert!(run.ok && run.output.contains("Verification: OK"), "{}", run.output);
+    let run = openssl(&["ts", "-verify", "-in", &resp, "-data", &doc, "-CAfile", &root, "-untrusted", &chain]);
+    assert!(run.ok && run.output.contains("Verification: OK"), "-data: {}", run.output);
+    let text = openssl(&["ts", "-reply", "-in", &resp, "-text"]);
+    assert!(text.ok, "{}", text.output);
+    for expected in
+        ["Status: Granted.", &format!("Policy OID: {TSA_POLICY}"), "Hash Algorithm: sha256", "Accuracy: 0x01 seconds"]
+    {
+        assert!(text.output.contains(expected), "missing {expected}: {}", text.output);
+    }
+    let query_text = openssl(&["ts", "-query", "-in", &req, "-text"]).output;
+    let nonce = query_text.lines().find(|l| l.starts_with("Nonce:")).unwrap();
+    assert!(text.output.contains(nonce), "nonce not echoed ({nonce}): {}", text.output);
+
+    // Another document's data does not match the token.
+    let other = pki.write("other.txt", "Marriage registration, Haa dzongkhag\n");
+    let run = openssl(&["ts", "-verify", "-in", &resp, "-data", &other, "-CAfile", &root, "-untrusted", &chain]);
+    assert!(!run.ok, "token verified for other data: {}", run.output);
+
+    // Without certReq and without nonce: no certificate in the token, the chain file supplies it.
+    let req2 = pki.dir.path().join("req2.tsr").to_str().unwrap().to_owned();
+    let run = openssl(&["ts", "-query", "-data", &doc, "-sha256", "-no_nonce", "-out", &req2]);
+    assert!(run.ok, "{}", run.output);
+    let resp2 = pki.write("resp2.tsr", tsa.respond(&read(&req2), now).unwrap());
+    let run = openssl(&["ts", "-verify", "-in", &resp2, "-queryfile", &req2, "-CAfile", &root, "-untrusted", &chain]);
+    assert!(run.ok && run.output.contains("Verification: OK"), "no certReq: {}", run.output);
+
+    // Our own policy may be asked for by name.
+    let req3 = pki.dir.path().join("req3.tsr").to_str().unwrap().to_owned();
+    let run = openssl(&["ts", "-query", "-data", &doc, "-sha256", "-tspolicy", TSA_POLICY, "-cert", "-out", &req3]);
+    assert!(run.ok, "{}", run.output);
+    let resp3 = pki.write("resp3.tsr", tsa.respond(&read(&req3), now).unwrap());
+    let run = openssl(&["ts", "-verify", "-in", &resp3, "-queryfile", &req3, "-CAfile", &root, "-untrusted", &chain]);
+    assert!(run.ok && run.output.contains("Verification: OK"), "policy: {}", run.output);
+
+    // Rejections openssl can read: SHA-1 (badAlg), another policy (unacceptedPolicy).
+    let rejected = |name: &str, args: &[&str]| {
+        let path = pki.dir.path().join(name).to_str().unwrap().to_owned();
+        let mut query = vec!["ts", "-query", "-data", &doc, "-out", &path];
+        query.extend_from_slice(args);
+        let run = openssl(&query);
+        assert!(run.ok, "{}", run.output);
+        let resp = pki.write(&format!("{name}.resp"), tsa.respond(&read(&path), now).unwrap());
+        openssl(&["ts", "-reply", "-in", &resp, "-text"]).output
+    };
+    let text = rejected("sha1.tsr", &["-sha1"]);
+    assert!(text.contains("Status: Rejected.") && text.contains("unrecognized or unsupported algorithm"), "{text}");
+    let text = rejected("policy.tsr", &["-sha256", "-tspolicy", "1.3.6.1.4.1.32473.99"]);
+    assert!(text.contains("Status: Rejected.") && text.contains("policy is not supported"), "{text}");
+    let garbage = pki.write("garbage.resp", tsa.respond(b"not a request", now).unwrap());
+    let text = openssl(&["ts", "-reply", "-in", &garbage, "-text"]).output;
+    assert!(text.contains("Status: Rejected.") && text.contains("has the wrong format"), "{text}");
+    let failure = pki.write("failure.resp", signer::tsa::system_failure_response());
+    let text = openssl(&["ts", "-reply", "-in", &failure, "-text"]).output;
+    assert!(text.contains("Status: Rejected.") && text.contains("system failure"), "{text}");
 }
