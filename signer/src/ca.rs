@@ -174,6 +174,17 @@ impl IssuingCa {
         &self.endpoints
     }
 
+    /// Issues the issuing CA's complete CRL (served at `/ca/crl`); see [`crate::crl::issue_crl`].
+    pub fn issue_crl(
+        &self,
+        crl_number: u64,
+        revoked: &[crate::crl::RevokedCertificate],
+        now: i64,
+        next_update: Duration,
+    ) -> Result<x509_cert::crl::CertificateList> {
+        crate::crl::issue_crl(&self.certificate, self.key.as_ref(), crl_number, revoked, now, next_update)
+    }
+
     pub(crate) fn citizen_policy(&self) -> Option<ObjectIdentifier> {
         self.citizen_policy
     }

@@ -19,6 +19,8 @@
 //! - [`tsa`]: [`tsa::TimestampAuthority::respond`] answers a DER RFC 3161 `TimeStampReq` with a
 //!   `TimeStampResp` (SHA-256 only; rejections carry the RFC's failInfo), and
 //!   [`tsa::TimestampAuthority::timestamp`] stamps a digest in-process for B-T signatures.
+//! - [`crl`]: [`crl::issue_crl`] (and [`IssuingCa::issue_crl`]) make complete X.509 v2 CRLs with
+//!   cRLNumber, authorityKeyIdentifier and reason codes.
 //! - [`CaKey`]: the signing seam, used for every signature above. [`SoftwareKey`] is the only
 //!   implementation today; the signature algorithm is a method (ECDSA P-256 with SHA-256 by
 //!   default) so that RSA can be added without touching the protocols.
@@ -48,6 +50,7 @@ pub mod ca;
 mod cert;
 pub mod citizen;
 pub mod cms;
+pub mod crl;
 mod digest;
 mod error;
 mod key;

@@ -14,9 +14,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use signer::citizen::{self, Person};
 use signer::cms::CmsSigner;
+use signer::crl::{RevocationReason, RevokedCertificate};
 use signer::tsa::TimestampAuthority;
 use signer::x509_cert::Certificate;
-use signer::x509_cert::der::{Encode, pem};
+use signer::x509_cert::der::{Encode, EncodePem, pem};
 use signer::{Endpoints, Hierarchy, HierarchyParams, Sha256Digest, SoftwareKey, certificate_pem};
 
 const TEST_POLICY: &str = "1.3.6.1.4.1.32473.1"; // RFC 5612 documentation arc
@@ -471,4 +472,57 @@ fn openssl_verifies_timestamp_replies_and_reads_rejections() {
     let failure = pki.write("failure.resp", signer::tsa::system_failure_response());
     let text = openssl(&["ts", "-reply", "-in", &failure, "-text"]).output;
     assert!(text.contains("Status: Rejected.") && text.contains("system failure"), "{text}");
+}
+
+#[test]
+fn openssl_verifies_the_crl_and_rejects_a_revoked_certificate_with_it() {
+    if !openssl_available() {
+        return;
+    }
+    let now = now();
+    let h = Hierarchy::generate(&params(false), now).unwrap();
+    let revoked_cert = citizen_cert(&h, now);
+    let good_cert = citizen_cert(&h, now);
+    let pki = Pki::new();
+    let root = pki.cert("root.pem", h.root().certificate());
+    let issuing = pki.cert("issuing.pem", h.issuing().certificate());
+    let chain = pki.write("chain.pem", h.chain_pem().unwrap());
+    let revoked = pki.cert("revoked.pem", &revoked_cert);
+    let good = pki.cert("good.pem", &good_cert);
+
+    let entries = [RevokedCertificate {
+        serial: revoked_cert.tbs_certificate().serial_number().clone(),
+        revoked_at: now - 10,
+        reason: RevocationReason::KeyCompromise,
+    }];
+    let crl = h.issuing_ca().issue_crl(7, &entries, now, Duration::from_secs(86_400)).unwrap();
+    let crl_der = pki.write("crl.der", crl.to_der().unwrap());
+    let run = openssl(&["crl", "-in", &crl_der, "-inform", "DER", "-CAfile", &chain, "-noout"]);
+    assert!(run.ok && run.output.contains("verify OK"), "{}", run.output);
+    // The root did not sign it.
+    let run = openssl(&["crl", "-in", &crl_der, "-inform", "DER", "-CAfile", &root, "-noout"]);
+    assert!(!run.ok || !run.output.contains("verify OK"), "{}", run.output);
+
+    let text = openssl(&["crl", "-in", &crl_der, "-inform", "DER", "-noout", "-text"]);
+    assert!(text.ok, "{}", text.output);
+    for expected in [
+        "Version 2 (0x1)",
+        "X509v3 CRL Number: \n                7",
+        "X509v3 Authority Key Identifier",
+        "Key Compromise",
+    ] {
+        assert!(text.output.contains(expected), "missing {expected}: {}", text.output);
+    }
+
+    let crl_pem = pki.write("crl.pem", crl.to_pem(pem::LineEnding::LF).unwrap());
+    let run = verify(&root, &issuing, &revoked, &["-crl_check", "-CRLfile", &crl_pem]);
+    assert!(!run.ok && run.output.contains("certificate revoked"), "revoked accepted: {}", run.output);
+    let run = verify(&root, &issuing, &good, &["-crl_check", "-CRLfile", &crl_pem]);
+    assert!(run.ok && run.output.contains(": OK"), "good rejected: {}", run.output);
+
+    // An empty CRL is valid too, and then the once-revoked certificate passes.
+    let empty = h.issuing_ca().issue_crl(8, &[], now, Duration::from_secs(86_400)).unwrap();
+    let empty_pem = pki.write("empty.pem", empty.to_pem(pem::LineEnding::LF).unwrap());
+    let run = verify(&root, &issuing, &revoked, &["-crl_check", "-CRLfile", &empty_pem]);
+    assert!(run.ok, "{}", run.output);
 }
