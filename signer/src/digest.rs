@@ -5,6 +5,7 @@ use core::time::Duration;
 use der::Tagged;
 use der::asn1::GeneralizedTime;
 use der::oid::db::rfc5912::ID_SHA_256;
+use sha1::Sha1;
 use sha2::{Digest as _, Sha256};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::time::Time;
@@ -44,6 +45,11 @@ impl core::fmt::Debug for Sha256Digest {
         }
         f.write_str(")")
     }
+}
+
+/// SHA-1, for the places where a protocol fixes it (OCSP CertIDs, the responder key hash).
+pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
+    Sha1::digest(data).into()
 }
 
 /// The SHA-256 AlgorithmIdentifier with absent parameters (RFC 5754 2: the preferred encoding).
@@ -91,6 +97,7 @@ mod tests {
         let expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         assert_eq!(format!("{d:?}"), format!("Sha256Digest({expected})"));
         assert_eq!(Sha256Digest::from_bytes(d.as_bytes()).unwrap(), d);
+        assert_eq!(sha1(b"abc")[..4], [0xa9, 0x99, 0x3e, 0x36]);
     }
 
     #[test]

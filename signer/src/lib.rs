@@ -21,6 +21,9 @@
 //!   [`tsa::TimestampAuthority::timestamp`] stamps a digest in-process for B-T signatures.
 //! - [`crl`]: [`crl::issue_crl`] (and [`IssuingCa::issue_crl`]) make complete X.509 v2 CRLs with
 //!   cRLNumber, authorityKeyIdentifier and reason codes.
+//! - [`ocsp`]: [`ocsp::OcspResponder::respond`] answers a DER RFC 6960 `OCSPRequest` (SHA-1 or
+//!   SHA-256 CertIDs, nonce echoed) with a BasicOCSPResponse signed by the delegated responder,
+//!   the statuses coming from the caller's records.
 //! - [`CaKey`]: the signing seam, used for every signature above. [`SoftwareKey`] is the only
 //!   implementation today; the signature algorithm is a method (ECDSA P-256 with SHA-256 by
 //!   default) so that RSA can be added without touching the protocols.
@@ -55,6 +58,7 @@ mod digest;
 mod error;
 mod key;
 mod name;
+pub mod ocsp;
 mod signed_data;
 pub mod tsa;
 

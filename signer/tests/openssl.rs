@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use signer::citizen::{self, Person};
 use signer::cms::CmsSigner;
 use signer::crl::{RevocationReason, RevokedCertificate};
+use signer::ocsp::{CertStatus, OcspResponder};
 use signer::tsa::TimestampAuthority;
 use signer::x509_cert::Certificate;
 use signer::x509_cert::der::{Encode, EncodePem, pem};
@@ -283,6 +284,16 @@ fn tsa(h: &Hierarchy) -> TimestampAuthority {
         .unwrap()
 }
 
+fn responder(h: &Hierarchy) -> OcspResponder {
+    OcspResponder::new(
+        h.ocsp().certificate().clone(),
+        Box::new(software_key(h.ocsp())),
+        h.issuing().certificate(),
+        Duration::from_secs(3600),
+    )
+    .unwrap()
+}
+
 fn read(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
@@ -525,4 +536,95 @@ fn openssl_verifies_the_crl_and_rejects_a_revoked_certificate_with_it() {
     let empty_pem = pki.write("empty.pem", empty.to_pem(pem::LineEnding::LF).unwrap());
     let run = verify(&root, &issuing, &revoked, &["-crl_check", "-CRLfile", &empty_pem]);
     assert!(run.ok, "{}", run.output);
+}
+
+fn ocsp_request(pki: &Pki, name: &str, issuer: &str, cert: &str, extra: &[&str]) -> Vec<u8> {
+    let out = pki.dir.path().join(name).to_str().unwrap().to_owned();
+    // openssl wants the digest option before -cert.
+    let mut args = vec!["ocsp"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-issuer", issuer, "-cert", cert, "-reqout", &out]);
+    let run = openssl(&args);
+    assert!(run.ok, "{}", run.output);
+    read(&out)
+}
+
+#[test]
+fn openssl_reads_ocsp_answers_good_revoked_and_the_refusals() {
+    if !openssl_available() {
+        return;
+    }
+    let now = now();
+    let h = Hierarchy::generate(&params(false), now).unwrap();
+    let responder = responder(&h);
+    let citizen = citizen_cert(&h, now);
+    let serial = citizen.tbs_certificate().serial_number().clone();
+    let pki = Pki::new();
+    let root = pki.cert("root.pem", h.root().certificate());
+    let issuing = pki.cert("issuing.pem", h.issuing().certificate());
+    let cert = pki.cert("citizen.pem", &citizen);
+    let check = |resp: &str, extra: &[&str]| {
+        let mut args = vec!["ocsp", "-respin", resp, "-CAfile", &root, "-resp_text"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-issuer", &issuing, "-cert", &cert]);
+        openssl(&args)
+    };
+
+    // SHA-1 CertID, no nonce: good.
+    let req = ocsp_request(&pki, "req.der", &issuing, &cert, &["-no_nonce"]);
+    assert_eq!(responder.requested_serials(&req), vec![serial.clone()]);
+    let mut asked = Vec::new();
+    let der = responder
+        .respond(&req, now, |s| {
+            asked.push(s.clone());
+            CertStatus::Good
+        })
+        .unwrap();
+    assert_eq!(asked, vec![serial.clone()]);
+    let resp = pki.write("good.der", der);
+    let run = check(&resp, &["-no_nonce"]);
+    assert!(run.ok && run.output.contains("Response verify OK"), "{}", run.output);
+    assert!(run.output.contains(&format!("{cert}: good")), "{}", run.output);
+    // byKey: openssl prints the 20-byte key hash, where byName would print a DN.
+    let id = run.output.lines().find_map(|l| l.trim().strip_prefix("Responder Id: ")).unwrap();
+    assert!(id.len() == 40 && id.chars().all(|c| c.is_ascii_hexdigit()), "{}", run.output);
+
+    // SHA-256 CertID: revoked, with time and reason.
+    let req = ocsp_request(&pki, "req256.der", &issuing, &cert, &["-no_nonce", "-sha256"]);
+    let status = CertStatus::Revoked { revoked_at: now - 30, reason: RevocationReason::CessationOfOperation };
+    let resp = pki.write("revoked.der", responder.respond(&req, now, |_| status).unwrap());
+    let run = check(&resp, &["-no_nonce", "-sha256"]);
+    assert!(run.ok && run.output.contains("Response verify OK"), "{}", run.output);
+    assert!(run.output.contains(&format!("{cert}: revoked")), "{}", run.output);
+    assert!(run.output.contains("Reason: cessationOfOperation"), "{}", run.output);
+
+    // With a nonce: echoed, so openssl's nonce check passes against the request it wrote.
+    let req = ocsp_request(&pki, "nonce.der", &issuing, &cert, &[]);
+    let req_file = pki.write("nonce-req.der", &req);
+    let resp = pki.write("nonce-resp.der", responder.respond(&req, now, |_| CertStatus::Good).unwrap());
+    let run = openssl(&["ocsp", "-reqin", &req_file, "-respin", &resp, "-CAfile", &root, "-resp_text"]);
+    assert!(run.ok && run.output.contains("Response verify OK"), "{}", run.output);
+    assert!(!run.output.contains("WARNING: no nonce"), "{}", run.output);
+    assert!(run.output.contains("OCSP Nonce") && run.output.contains("Cert Status: good"), "{}", run.output);
+    // ...and a response to another request (another nonce) fails that check.
+    let req_other = ocsp_request(&pki, "nonce2.der", &issuing, &cert, &[]);
+    let req_other_file = pki.write("nonce2-req.der", &req_other);
+    let run = openssl(&["ocsp", "-reqin", &req_other_file, "-respin", &resp, "-CAfile", &root]);
+    assert!(!run.ok && run.output.contains("Nonce Verify error"), "{}", run.output);
+
+    // A certificate of another CA: unauthorized. Garbage: malformedRequest.
+    let other = Hierarchy::generate(&params(false), now).unwrap();
+    let other_issuing = pki.cert("other-issuing.pem", other.issuing().certificate());
+    let other_cert = pki.cert("other-citizen.pem", &citizen_cert(&other, now));
+    let req = ocsp_request(&pki, "other.der", &other_issuing, &other_cert, &["-no_nonce"]);
+    let resp = pki.write("unauthorized.der", responder.respond(&req, now, |_| CertStatus::Good).unwrap());
+    let run = openssl(&["ocsp", "-respin", &resp, "-resp_text"]);
+    assert!(run.output.contains("unauthorized (6)"), "{}", run.output);
+    let resp =
+        pki.write("malformed.der", responder.respond(b"\x30\x03\x02\x01\x01", now, |_| CertStatus::Good).unwrap());
+    let run = openssl(&["ocsp", "-respin", &resp, "-resp_text"]);
+    assert!(run.output.contains("malformedrequest (1)"), "{}", run.output);
+    let resp = pki.write("internal.der", signer::ocsp::internal_error_response());
+    let run = openssl(&["ocsp", "-respin", &resp, "-resp_text"]);
+    assert!(run.output.contains("internalerror (2)"), "{}", run.output);
 }
