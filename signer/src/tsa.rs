@@ -413,9 +413,8 @@ mod tests {
         let (sd, info) = tst_info(&answer(&tsa, &request).time_stamp_token.unwrap());
         let certs = sd.certificates.unwrap();
         assert_eq!(certs.0.len(), 1);
-        assert!(
-            matches!(certs.0.get(0), Some(::cms::cert::CertificateChoices::Certificate(c)) if c == h.tsa().certificate())
-        );
+        let first = certs.0.get(0);
+        assert!(matches!(first, Some(::cms::cert::CertificateChoices::Certificate(c)) if c == h.tsa().certificate()));
         assert!(info.nonce.is_none());
     }
 
