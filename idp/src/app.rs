@@ -61,6 +61,12 @@ pub struct Idp {
     pub login_limiter: DefaultKeyedRateLimiter<String>,
     /// Per-client token-endpoint limiter.
     pub token_limiter: DefaultKeyedRateLimiter<String>,
+    /// Per-IP limiter of OCSP and timestamp requests (each costs a signature).
+    pub pki_limiter: DefaultKeyedRateLimiter<String>,
+    /// The loaded PKI, once a CA exists (see [`crate::pki::current`]).
+    pub(crate) pki: arc_swap::ArcSwapOption<crate::pki::Pki>,
+    /// One (re)load of the PKI at a time.
+    pub(crate) pki_reload: tokio::sync::Mutex<()>,
     /// Metrics registry.
     pub metrics: Metrics,
     /// Outbound HTTP (client JWKS, back-channel logout); no redirects, short timeouts.
@@ -123,6 +129,12 @@ impl Idp {
             i18n: crate::i18n::Catalogue::load()?,
             clients: ClientCache::new(Duration::from_secs(config.client_cache_ttl)),
             token_limiter: DefaultKeyedRateLimiter::keyed(quota),
+            pki_limiter: DefaultKeyedRateLimiter::keyed(
+                Quota::per_second(NonZeroU32::new(rl.pki_per_second).unwrap_or(NonZeroU32::MIN))
+                    .allow_burst(NonZeroU32::new(rl.pki_per_second.saturating_mul(2)).unwrap_or(NonZeroU32::MIN)),
+            ),
+            pki: arc_swap::ArcSwapOption::empty(),
+            pki_reload: tokio::sync::Mutex::new(()),
             login_limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
                 NonZeroU32::new(rl.login_per_minute).unwrap_or(NonZeroU32::MIN),
             )),
@@ -148,6 +160,11 @@ impl Idp {
     /// An absolute URL on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer(), path)
+    }
+
+    /// The key-encryption key, for the modules that seal private keys (the PKI).
+    pub(crate) fn kek(&self) -> &Kek {
+        &self.kek
     }
 
     /// Appends to the audit chain. Failure to audit fails the operation: a security event that

@@ -64,6 +64,8 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     /// Signing-key lifecycle.
     pub keys: KeyConfig,
+    /// The signer's PKI: policies and lifetimes of what it issues.
+    pub pki: PkiConfig,
     /// Maximum accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Seconds a client registration is cached in memory before it is read again. Removing or
@@ -126,11 +128,47 @@ pub struct RateLimitConfig {
     pub login_per_minute: u32,
     /// Activation attempts per IP per minute.
     pub activation_per_minute: u32,
+    /// OCSP and timestamp requests per second per IP (each costs a signature).
+    pub pki_per_second: u32,
 }
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self { token_per_second: 200, token_burst: 400, login_per_minute: 30, activation_per_minute: 10 }
+        Self {
+            token_per_second: 200,
+            token_burst: 400,
+            login_per_minute: 30,
+            activation_per_minute: 10,
+            pki_per_second: 100,
+        }
+    }
+}
+
+/// The signer's PKI.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PkiConfig {
+    /// The policy OID in every timestamp (RFC 3161 requires one). The default is ETSI EN 319 421's
+    /// best-practices time-stamp policy, 0.4.0.2023.1.1.
+    pub tsa_policy: String,
+    /// The certificate policy OID written into the issuing CA and citizen certificates; empty
+    /// writes none. It must come from an arc the programme has registered.
+    pub citizen_policy: String,
+    /// Lifetime of a citizen's signing certificate, in days.
+    pub certificate_days: u32,
+    /// How long a CRL is valid (its nextUpdate), in hours; a new one is made halfway through, or
+    /// at once after a revocation.
+    pub crl_hours: u32,
+}
+
+impl Default for PkiConfig {
+    fn default() -> Self {
+        Self {
+            tsa_policy: "0.4.0.2023.1.1".into(),
+            citizen_policy: String::new(),
+            certificate_days: 730,
+            crl_hours: 24,
+        }
     }
 }
 
@@ -166,6 +204,7 @@ impl Default for Config {
             tokens: TokenConfig::default(),
             rate_limits: RateLimitConfig::default(),
             keys: KeyConfig::default(),
+            pki: PkiConfig::default(),
             max_body_bytes: 64 * 1024,
             client_cache_ttl: 5,
             admin_token: Secret::default(),
@@ -181,7 +220,7 @@ fn default_issuer() -> Url {
 }
 
 /// The configuration's top-level keys (what an `IDP_*` variable may name).
-const TOP_LEVEL_KEYS: [&str; 13] = [
+const TOP_LEVEL_KEYS: [&str; 14] = [
     "issuer",
     "listen",
     "database_url",
@@ -191,6 +230,7 @@ const TOP_LEVEL_KEYS: [&str; 13] = [
     "tokens",
     "rate_limits",
     "keys",
+    "pki",
     "max_body_bytes",
     "client_cache_ttl",
     "admin_token",
@@ -260,6 +300,24 @@ impl Config {
         }
         if self.rate_limits.token_per_second == 0 {
             return Err(Error::Config("rate_limits.token_per_second must be positive".into()));
+        }
+        if self.rate_limits.pki_per_second == 0 {
+            return Err(Error::Config("rate_limits.pki_per_second must be positive".into()));
+        }
+        let p = &self.pki;
+        if p.tsa_policy.parse::<signer::x509_cert::der::asn1::ObjectIdentifier>().is_err() {
+            return Err(Error::Config("pki.tsa_policy must be an OID (dotted decimal)".into()));
+        }
+        if !p.citizen_policy.is_empty()
+            && p.citizen_policy.parse::<signer::x509_cert::der::asn1::ObjectIdentifier>().is_err()
+        {
+            return Err(Error::Config("pki.citizen_policy must be empty or an OID (dotted decimal)".into()));
+        }
+        if p.certificate_days == 0 || p.certificate_days > 3650 {
+            return Err(Error::Config("pki.certificate_days must be between 1 and 3650".into()));
+        }
+        if p.crl_hours == 0 || p.crl_hours > 24 * 31 {
+            return Err(Error::Config("pki.crl_hours must be between 1 and 744".into()));
         }
         if self.max_body_bytes < 1024 {
             return Err(Error::Config("max_body_bytes must be at least 1024".into()));

@@ -38,6 +38,9 @@ pub enum Error {
     /// Key material could not be used (wrong key-encryption key, corrupt row, ...).
     #[error("crypto: {0}")]
     Crypto(String),
+    /// The signer's PKI failed (a key that does not match, a certificate that cannot be made).
+    #[error("pki: {0}")]
+    Pki(#[from] signer::Error),
     /// A bug or an unexpected state; details are logged, never sent.
     #[error("internal: {0}")]
     Internal(String),

@@ -31,7 +31,9 @@ pub mod login;
 pub mod metrics;
 pub mod oidc;
 pub mod passkeys;
+pub mod pki;
 pub mod server;
+pub mod signing;
 pub mod store;
 
 pub use app::{AppState, Idp};

@@ -53,8 +53,9 @@ async fn limit(idp: &Idp, bucket: String, max: u32, window: i64, now: UnixTime) 
     Ok(())
 }
 
-/// Counts a login attempt from `ip`; `Err(RateLimited)` past the configured rate.
-fn login_limit(idp: &Idp, ip: &str) -> Result<()> {
+/// Counts a login attempt (or a signing approval, which is one) from `ip`; `Err(RateLimited)`
+/// past the configured rate.
+pub fn login_limit(idp: &Idp, ip: &str) -> Result<()> {
     match idp.login_limiter.check_key(&ip.to_string()) {
         Ok(()) => Ok(()),
         Err(not_until) => {
@@ -273,6 +274,31 @@ pub struct Verified {
     pub session: NewSession,
 }
 
+impl Verified {
+    /// The account that authenticated.
+    pub fn account(&self) -> &store::login::AccountRow {
+        &self.account
+    }
+
+    /// Records the passkey's use (its signature counter and last use).
+    pub async fn touch(&self, idp: &Idp, now: UnixTime) -> Result<()> {
+        store::login::touch_credential(&idp.db, &self.cred_id, self.updated.as_deref(), now).await
+    }
+
+    /// The session exactly as [`login_record`] stores it, so that what the login leads to can
+    /// be decided while it is being recorded.
+    pub fn session_row(&self, now: UnixTime) -> Result<SessionRow> {
+        Ok(SessionRow {
+            sid: self.session.sid.clone(),
+            account_id: self.account.id.clone(),
+            auth_time: now,
+            acr: self.account.assurance.clone(),
+            amr: serde_json::to_string(&passkey_amr(self.backup_eligible))
+                .map_err(|e| Error::internal(e.to_string()))?,
+        })
+    }
+}
+
 /// Verifies a login assertion: consumes the ceremony, checks the signature, the credential's
 /// owner and that the digital ID is active. Records nothing but the failure.
 pub async fn login_verify(
@@ -283,15 +309,28 @@ pub async fn login_verify(
     now: UnixTime,
 ) -> Result<Verified> {
     login_limit(idp, ip)?;
-    let refused = || Error::Invalid("the passkey was not accepted".into());
-    let Some(store::login::Ceremony { state, account_id, kind, .. }) =
-        store::login::take_ceremony(&idp.db, ceremony, &["login", "login_cid"], now).await?
-    else {
+    let Some(c) = store::login::take_ceremony(&idp.db, ceremony, &["login", "login_cid"], now).await? else {
         return Err(Error::Invalid("this sign-in has expired; start again".into()));
     };
+    verify_ceremony(idp, c, credential, ip, now).await
+}
+
+/// Verifies an assertion against a ceremony the caller consumed: discoverable when the ceremony
+/// names no account, else limited to that account's passkeys. Checks the signature, user
+/// verification, the credential's owner and that the digital ID is active; records only a
+/// failure. Logins and signing approvals share it.
+pub async fn verify_ceremony(
+    idp: &Idp,
+    ceremony: store::login::Ceremony,
+    credential: &PublicKeyCredential,
+    ip: &str,
+    now: UnixTime,
+) -> Result<Verified> {
+    let refused = || Error::Invalid("the passkey was not accepted".into());
+    let store::login::Ceremony { state, account_id, .. } = ceremony;
     let outcome = async {
         let account_id = &account_id;
-        if kind == "login" {
+        if account_id.is_none() {
             let (handle, cred_id) = idp.passkeys.identify(credential)?;
             let row = store::login::credential(&idp.db, &credential_b64(&cred_id)).await?.ok_or_else(refused)?;
             let account = store::login::account_with_person(&idp.db, &row.account_id).await?.ok_or_else(refused)?;

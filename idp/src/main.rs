@@ -54,6 +54,54 @@ enum Command {
     /// The audit chain.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// The signer's certificate authority.
+    #[command(subcommand)]
+    Ca(CaCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum CaCmd {
+    /// Create the CA hierarchy (root, issuing CA, OCSP responder, TSA) with keys sealed under
+    /// the key-encryption key, and the root's first CRL. Done once; refused if a CA exists.
+    Init {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the CA certificates and their SHA-256 fingerprints.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a citizen's signing certificate, issuing one if they have none (normally issued
+    /// on first signature).
+    Issue {
+        /// Citizenship ID (11 digits).
+        cid: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a citizen's signing certificates.
+    Certificates {
+        /// Citizenship ID (11 digits).
+        cid: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a signing certificate; CRL and OCSP report it at once. Revocation is final.
+    Revoke {
+        /// Serial number (hex, as `ca certificates` prints it).
+        serial: String,
+        /// unspecified, keyCompromise, affiliationChanged, superseded or cessationOfOperation.
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+    },
+    /// Sign a new CRL with the root key (a ceremony: do it before the last one expires, a year
+    /// after the previous).
+    RootCrl,
 }
 
 #[derive(Subcommand, Debug)]
@@ -341,6 +389,7 @@ async fn run(cmd: Command, config: Config) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ca(c) => ca_cmd(&idp, c, now).await,
         Command::Audit(AuditCmd::Verify { json }) => {
             let mut progress = |n: i64| {
                 if n % 100_000 == 0 {
@@ -368,6 +417,96 @@ async fn run(cmd: Command, config: Config) -> Result<ExitCode, Error> {
             }
         }
     }
+}
+
+async fn account_of(idp: &idp::Idp, cid: &str) -> Result<String, Error> {
+    let cid = Cid::parse(cid).map_err(|e| Error::Invalid(e.to_string()))?;
+    Ok(store::login::account_by_cid(&idp.db, cid.as_str())
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("{} has no digital ID", cid.as_str())))?
+        .id)
+}
+
+async fn ca_cmd(idp: &idp::Idp, cmd: CaCmd, now: i64) -> Result<ExitCode, Error> {
+    let table = |rows: &[idp::pki::CertificateSummary]| {
+        for r in rows {
+            println!("{:<8} {}", r.role, r.subject);
+            println!("         serial {}  until {}", r.serial, time_str(r.not_after));
+            println!("         sha256 {}", r.sha256);
+        }
+    };
+    match cmd {
+        CaCmd::Init { json } => {
+            eprintln!("generating the CA hierarchy ...");
+            let rows = idp::pki::init(idp, now).await?;
+            if json {
+                print_json(&rows)?;
+            } else {
+                table(&rows);
+                println!(
+                    "publish the root's SHA-256 fingerprint out of band; the chain is served at {}",
+                    idp.url("/ca/chain.pem")
+                );
+            }
+        }
+        CaCmd::Show { json } => {
+            let rows = idp::pki::show(idp).await?;
+            if rows.is_empty() {
+                return Err(Error::NotFound("no CA yet: run `idp ca init`".into()));
+            }
+            if json {
+                print_json(&rows)?;
+            } else {
+                table(&rows);
+            }
+        }
+        CaCmd::Issue { cid, json } => {
+            let account = account_of(idp, &cid).await?;
+            let c = idp::pki::citizen_certificate(idp, &account, "operator", now).await?;
+            if json {
+                print_json(&c)?;
+            } else {
+                eprintln!(
+                    "{} certificate {} valid until {}",
+                    if c.issued { "issued" } else { "existing" },
+                    c.serial,
+                    time_str(c.not_after)
+                );
+                print!("{}", c.pem);
+            }
+        }
+        CaCmd::Certificates { cid, json } => {
+            let account = account_of(idp, &cid).await?;
+            let rows = store::pki::certificates_of(&idp.db, &account).await?;
+            let v: Vec<_> = rows
+                .iter()
+                .map(|r| serde_json::json!({"serial": r.serial, "issued_at": r.created_at, "not_after": r.not_after, "revoked_at": r.revoked_at, "reason": r.reason}))
+                .collect();
+            if json {
+                print_json(&v)?;
+            } else {
+                println!("{:<42} {:<21} {:<21} STATUS", "SERIAL", "ISSUED", "UNTIL");
+                for r in rows {
+                    let status = match (r.revoked_at, r.reason) {
+                        (Some(t), reason) => format!("revoked {} ({})", time_str(t), reason.unwrap_or_default()),
+                        _ if r.not_after <= now => "expired".into(),
+                        _ => "good".into(),
+                    };
+                    println!("{:<42} {:<21} {:<21} {status}", r.serial, time_str(r.created_at), time_str(r.not_after));
+                }
+            }
+        }
+        CaCmd::Revoke { serial, reason } => {
+            let reason = idp::pki::Reason::parse(&reason)?;
+            idp::pki::revoke(idp, &serial, reason, "operator", now).await?;
+            println!("revoked {serial} ({})", reason.as_str());
+        }
+        CaCmd::RootCrl => {
+            let until = idp::pki::reissue_root_crl(idp, now).await?;
+            println!("new root CRL, valid until {}", time_str(until));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn unreachable_cmd() -> Result<ExitCode, Error> {

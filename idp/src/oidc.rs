@@ -167,11 +167,16 @@ async fn step(
     now: UnixTime,
 ) -> Result<Step> {
     let view = session.map(|s| SessionView { sid: s.sid.clone(), auth_time: s.auth_time, acr: s.acr.clone() });
-    let covers = match session {
-        Some(s) => consent_covers(idp, req, client, &s.account_id).await?,
-        None => false,
-    };
-    match authorize::decide(req, client, view.as_ref(), covers, now) {
+    // The stored consent matters only where the decision would otherwise be to issue a code,
+    // so it is read only then (a login or an error does not depend on it).
+    let mut next = authorize::decide(req, client, view.as_ref(), true, now);
+    if let (Next::IssueCode, Some(s)) = (&next, session)
+        && !req.consented
+        && !consent_covers(idp, req, client, &s.account_id).await?
+    {
+        next = authorize::decide(req, client, view.as_ref(), false, now);
+    }
+    match next {
         Next::Login => Ok(Step::Login(id.to_string())),
         Next::Consent => Ok(Step::Consent(id.to_string())),
         Next::Fail(e) => {
@@ -199,19 +204,26 @@ async fn consent_covers(idp: &Idp, req: &AuthRequest, client: &Client, account_i
     Ok(req.scope_set().is_subset(&granted_scope) && claims::released(req, client).is_subset(&granted_claims))
 }
 
-/// Records that the browser's session `sid` authenticated for request `id`.
-pub async fn mark_login(idp: &Idp, id: &str, browser: &str, sid: &str, now: UnixTime) -> Result<bool> {
-    let Some((mut req, _)) = load_request(idp, id, browser, now).await? else {
-        return Ok(false);
+/// The next step of request `id` right after this browser logged in with session `s` (which
+/// is being recorded at the same time): the login answers the request directly, so the
+/// citizen's browser makes one redirect fewer. When the request goes on to consent (or
+/// another login), the fresh login is recorded on it first so that the next step knows it.
+/// `None` if the request is unknown, expired or bound to another browser.
+pub async fn after_login(idp: &Idp, id: &str, browser: &str, s: &SessionRow, now: UnixTime) -> Result<Option<Step>> {
+    let Some((mut req, client)) = load_request(idp, id, browser, now).await? else {
+        return Ok(None);
     };
-    req.fresh_login_sid = Some(sid.to_string());
-    store::login::update_request(
-        &idp.db,
-        id,
-        &serde_json::to_string(&req).map_err(|e| Error::internal(e.to_string()))?,
-    )
-    .await?;
-    Ok(true)
+    req.fresh_login_sid = Some(s.sid.clone());
+    let next = step(idp, id, &req, &client, Some(s), now).await?;
+    if matches!(next, Step::Consent(_) | Step::Login(_)) {
+        store::login::update_request(
+            &idp.db,
+            id,
+            &serde_json::to_string(&req).map_err(|e| Error::internal(e.to_string()))?,
+        )
+        .await?;
+    }
+    Ok(Some(next))
 }
 
 /// What the consent page shows.

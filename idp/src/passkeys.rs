@@ -104,6 +104,36 @@ impl Passkeys {
         })
     }
 
+    /// Replaces the random challenge of a started assertion (options and serialized state alike)
+    /// with `challenge`, which the caller derives from what is being approved plus fresh
+    /// randomness. The authenticator then signs a clientDataJSON that commits to that content,
+    /// so the stored assertion is evidence of exactly what was approved (webauthn-rs has no
+    /// call for a caller-chosen challenge; its state is serialized JSON with one `challenge`).
+    pub fn bind_challenge(
+        &self,
+        mut rcr: RequestChallengeResponse,
+        state: &str,
+        challenge: [u8; 32],
+    ) -> Result<(RequestChallengeResponse, String)> {
+        use base64::Engine;
+        let bad = || Error::internal("unexpected WebAuthn state layout");
+        let mut v: serde_json::Value = serde_json::from_str(state).map_err(|e| Error::internal(e.to_string()))?;
+        let slot = v.get_mut("ast").and_then(|a| a.get_mut("challenge")).ok_or_else(bad)?;
+        if !slot.is_string() {
+            return Err(bad());
+        }
+        *slot = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(challenge).into();
+        rcr.public_key.challenge = challenge.to_vec();
+        let state = v.to_string();
+        // Both shapes must still parse as webauthn-rs state, or the ceremony could never finish.
+        if serde_json::from_str::<PasskeyAuthentication>(&state).is_err()
+            && serde_json::from_str::<DiscoverableAuthentication>(&state).is_err()
+        {
+            return Err(bad());
+        }
+        Ok((rcr, state))
+    }
+
     /// Starts a CID-first login limited to `passkeys`.
     pub fn start_for(&self, passkeys: &[Passkey]) -> Result<(RequestChallengeResponse, String)> {
         let (rcr, state) = self.webauthn.start_passkey_authentication(passkeys).map_err(wa_err)?;

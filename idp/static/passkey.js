@@ -1,4 +1,4 @@
-// Passkey ceremonies for the login, activation and account pages. The server sends WebAuthn
+// Passkey ceremonies for the login, activation, account and signing-approval pages. The server sends WebAuthn
 // options as JSON (base64url binary fields, in a {publicKey} wrapper) and receives the
 // credential back as JSON. No other script runs on these pages.
 "use strict";
@@ -66,6 +66,13 @@
       ev.preventDefault();
       run(() => login(document.getElementById("cid").value.trim()));
     });
+  } else if (flow === "sign") {
+    document.getElementById("sign-approve").addEventListener("click", () => run(async () => {
+      const req = main.dataset.req || "";
+      const start = await post("/sign/approve/start", { req: req });
+      const credential = await get(start.options);
+      return post("/sign/approve/finish", { ceremony: start.ceremony, req: req, credential: credential });
+    }));
   } else if (flow === "activate") {
     document.getElementById("activate-form").addEventListener("submit", (ev) => {
       ev.preventDefault();

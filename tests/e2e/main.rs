@@ -10,8 +10,10 @@ mod authenticator;
 mod citizen;
 mod cluster;
 mod flows;
+mod pki;
 mod recovery;
 mod rp;
+mod signing;
 
 #[path = "../browser/mod.rs"]
 mod browser;

@@ -3,8 +3,8 @@
 //!
 //! Each login is what a citizen's browser and an agency's server do: `GET /authorize` (PKCE,
 //! `prompt=login` so every iteration authenticates), the login page, the passkey ceremony with a
-//! software authenticator (discoverable credential, user verification), the code, the token
-//! request, and userinfo.
+//! software authenticator (discoverable credential, user verification) whose answer carries the
+//! redirect with the code, the token request, and userinfo.
 //!
 //! `prepare` imports a synthetic registry and registers a client through the idp CLI; `run`
 //! issues fresh activation codes, activates one citizen per connection (not timed), then runs
@@ -245,9 +245,13 @@ async fn login(ctx: &Ctx, c: &mut Citizen) -> Result<(), Fail> {
     .await?
     .json()
     .await?;
-    let next = fin["redirect"].as_str().ok_or(Fail::Invalid("no redirect".into()))?;
-    let r = expect(c.http.get(format!("{}{next}", ctx.base)).send().await?, 303).await?;
-    let mut loc = location(&r).ok_or(Fail::Invalid("no location".into()))?;
+    // Like the login page's script: go where the answer says (the client's redirect with the
+    // code, consent, or a page of ours that redirects on).
+    let mut loc = fin["redirect"].as_str().ok_or(Fail::Invalid("no redirect".into()))?.to_string();
+    if loc.starts_with("/authorize/") {
+        let r = expect(c.http.get(format!("{}{loc}", ctx.base)).send().await?, 303).await?;
+        loc = location(&r).ok_or(Fail::Invalid("no location".into()))?;
+    }
     if loc.starts_with("/consent") {
         let page = expect(c.http.get(format!("{}{loc}", ctx.base)).send().await?, 200).await?.text().await?;
         let csrf = csrf_of(&page).ok_or(Fail::Invalid("no csrf".into()))?;

@@ -61,6 +61,24 @@ pub enum Event {
     TokenReuse,
     /// A session ended.
     Logout,
+    /// The CA hierarchy was created (`idp ca init`).
+    CaInitialized,
+    /// A CA credential was renewed (the OCSP responder's short-lived certificate).
+    CaCredentialRenewed,
+    /// A CRL was issued by the root CA (an offline ceremony, `idp ca root-crl`).
+    RootCrlIssued,
+    /// A citizen's signing certificate was issued.
+    CertificateIssued,
+    /// A citizen's signing certificate was revoked.
+    CertificateRevoked,
+    /// An agency asked a citizen to sign.
+    SignRequested,
+    /// A citizen approved a signing request and the documents were signed.
+    SignApproved,
+    /// A citizen refused a signing request.
+    SignRefused,
+    /// A signing approval was attempted and refused (wrong citizen, failed passkey).
+    SignApprovalFailed,
 }
 
 impl Event {
@@ -89,6 +107,15 @@ impl Event {
             Event::CodeReplayed => "code_replayed",
             Event::TokenReuse => "token_reuse",
             Event::Logout => "logout",
+            Event::CaInitialized => "ca_initialized",
+            Event::CaCredentialRenewed => "ca_credential_renewed",
+            Event::RootCrlIssued => "root_crl_issued",
+            Event::CertificateIssued => "certificate_issued",
+            Event::CertificateRevoked => "certificate_revoked",
+            Event::SignRequested => "sign_requested",
+            Event::SignApproved => "sign_approved",
+            Event::SignRefused => "sign_refused",
+            Event::SignApprovalFailed => "sign_approval_failed",
         }
     }
 }

@@ -498,4 +498,43 @@ mod tests {
         let strong = SessionView { acr: ACR_VALUES[1].into(), ..s.clone() };
         assert_eq!(decide(&step_up, &c, Some(&strong), true, 1000), Next::IssueCode);
     }
+
+    /// `oidc::step` reads the stored consent only when `decide` with a covering consent says
+    /// IssueCode; that is sound only if the consent cannot change any other decision.
+    #[test]
+    fn consent_matters_only_where_a_code_would_be_issued() {
+        let c = client();
+        let s = SessionView { sid: "s".into(), auth_time: 1000, acr: ACR_VALUES[0].into() };
+        let strong = SessionView { acr: ACR_VALUES[1].into(), ..s.clone() };
+        let high = r#"{"id_token":{"acr":{"essential":true,"value":"urn:drukyul:loa:high"}}}"#;
+        let variants: &[&[(&str, &str)]] = &[
+            &[],
+            &[("prompt", "none")],
+            &[("prompt", "login")],
+            &[("prompt", "consent")],
+            &[("max_age", "0")],
+            &[("max_age", "60")],
+            &[("claims", high)],
+            &[("claims", high), ("prompt", "none")],
+        ];
+        for extra in variants {
+            let base = validate(&c, &params(extra), false).unwrap();
+            for fresh in [false, true] {
+                for consented in [false, true] {
+                    let mut r = base.clone();
+                    r.fresh_login_sid = fresh.then(|| "s".to_string());
+                    r.consented = consented;
+                    for session in [None, Some(&s), Some(&strong)] {
+                        for now in [1000, 1100] {
+                            let with = decide(&r, &c, session, true, now);
+                            let without = decide(&r, &c, session, false, now);
+                            if with != Next::IssueCode {
+                                assert_eq!(with, without, "{extra:?} fresh={fresh} consented={consented}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -8,6 +8,8 @@ pub mod extract;
 pub mod middleware;
 pub mod ops;
 pub mod pages;
+pub mod pki;
+pub mod sign;
 pub mod token;
 
 use std::time::Duration;
@@ -61,6 +63,20 @@ pub fn app(state: AppState) -> Router {
         .route("/token", post(token::token))
         .route("/introspect", post(token::introspect))
         .route("/revoke", post(token::revoke))
+        .route("/sign/requests", post(sign::create))
+        .route("/sign/requests/{id}", get(sign::result))
+        .route("/sign/approve", get(pages::sign_page))
+        .route("/sign/approve/start", post(pages::sign_start))
+        .route("/sign/approve/finish", post(pages::sign_finish))
+        .route("/sign/refuse", post(pages::sign_refuse))
+        .route("/ca/chain.pem", get(pki::chain))
+        .route("/ca/root.crt", get(pki::root_cert))
+        .route("/ca/issuing.crt", get(pki::issuing_cert))
+        .route("/ca/crl", get(pki::crl))
+        .route("/ca/root-crl", get(pki::root_crl))
+        .route("/ocsp", post(pki::ocsp_post))
+        .route("/ocsp/{*req}", get(pki::ocsp_get))
+        .route("/tsa", post(pki::tsa))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -385,13 +385,20 @@ pub async fn login_finish(
     let r = async {
         let req: LoginFinish = parse_json(&body)?;
         let v = login::login_verify(&idp, &req.ceremony, &req.credential, &ip.0, now).await?;
-        // Binding the login to the authorization request is written beside the login itself.
+        let session = v.session_row(now)?;
+        // The authorization request is answered (code, consent or error) while the login is
+        // recorded; if either fails, no cookie is set and no redirect is given.
         let next = async {
             Ok(match req.req.as_deref().filter(|r| !r.is_empty()) {
-                Some(id) if oidc::mark_login(&idp, id, &b.id, &v.session.sid, now).await? => {
-                    format!("/authorize/continue?req={id}")
-                }
-                _ => "/account".to_string(),
+                Some(id) => match oidc::after_login(&idp, id, &b.id, &session, now).await? {
+                    Some(Step::Redirect(to)) => to,
+                    Some(Step::Consent(id)) => with_req("/consent", &id),
+                    Some(Step::Login(id)) => with_req("/login", &id),
+                    // A request finished meanwhile (a double submit): its page says so.
+                    Some(Step::ErrorPage(_)) => with_req("/authorize/continue", id),
+                    None => "/account".to_string(),
+                },
+                None => "/account".to_string(),
             })
         };
         let ((), next) = tokio::try_join!(login::login_record(&idp, &v, &ip.0, now), next)?;
@@ -588,6 +595,146 @@ pub async fn consent_submit(State(idp): State<AppState>, b: Browser, form: OAuth
     };
     let step = oidc::consent_decision(&idp, &req, &b.id, &s, allow, now).await?;
     Ok(step_response(&idp, &b, step))
+}
+
+// ---- signing approval ----
+
+/// A document line on the approval page: the digest in groups of eight hex digits, so a
+/// citizen (or the agency's clerk beside them) can compare it.
+struct SignLine {
+    title: String,
+    digest: String,
+}
+
+#[derive(Template)]
+#[template(path = "sign.html")]
+struct SignPage<'a> {
+    t: T<'a>,
+    csrf: String,
+    script: bool,
+    back: String,
+    req: String,
+    client_name: String,
+    documents: Vec<SignLine>,
+    expires: String,
+    cid_bound: bool,
+}
+
+/// `GET /sign/approve?req=`: what the agency asks the citizen to sign.
+pub async fn sign_page(State(idp): State<AppState>, b: Browser, Query(q): Query<ReqQuery>) -> Result<Response> {
+    let now = domain::now();
+    let view = match crate::signing::view(&idp, &q.req, now).await {
+        Ok(v) => v,
+        Err(Error::Invalid(m)) => return Ok(error_page(&idp, &b, &m)),
+        Err(e) => return Err(e),
+    };
+    let documents = view
+        .documents
+        .iter()
+        .map(|d| SignLine {
+            title: d.title.clone(),
+            digest: d
+                .digest
+                .as_bytes()
+                .chunks(8)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect();
+    let page = SignPage {
+        t: idp.i18n.t(b.lang(None)),
+        csrf: csrf_token(&idp, &b),
+        script: true,
+        back: b.path.clone(),
+        req: q.req,
+        client_name: view.client_name,
+        documents,
+        expires: date(view.expires_at),
+        cid_bound: view.cid_bound,
+    };
+    let mut resp = render(page);
+    // Refusing posts the form and is redirected to the agency.
+    with_form_target(&mut resp, &view.return_url);
+    Ok(finish(&idp, &b, resp))
+}
+
+#[derive(Deserialize)]
+struct SignStart {
+    req: String,
+}
+
+/// `POST /sign/approve/start`: the passkey challenge, bound to the documents.
+pub async fn sign_start(
+    State(idp): State<AppState>,
+    b: Browser,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !csrf_ok(&idp, &b, csrf_header(&headers)) {
+        return json_error(StatusCode::FORBIDDEN, "the page has expired; reload it");
+    }
+    let r = async {
+        login::login_limit(&idp, &ip.0)?;
+        let req: SignStart = parse_json(&body)?;
+        crate::signing::approve_start(&idp, &req.req, domain::now()).await
+    }
+    .await;
+    match r {
+        Ok((ceremony, options)) => Json(serde_json::json!({"ceremony": ceremony, "options": options})).into_response(),
+        Err(e) => json_fail(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct SignFinish {
+    ceremony: String,
+    req: String,
+    credential: webauthn_rs::prelude::PublicKeyCredential,
+}
+
+/// `POST /sign/approve/finish`: verifies the approval, signs, and says where to go.
+pub async fn sign_finish(
+    State(idp): State<AppState>,
+    b: Browser,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !csrf_ok(&idp, &b, csrf_header(&headers)) {
+        return json_error(StatusCode::FORBIDDEN, "the page has expired; reload it");
+    }
+    let r = async {
+        login::login_limit(&idp, &ip.0)?;
+        let req: SignFinish = parse_json(&body)?;
+        crate::signing::approve_finish(&idp, &req.ceremony, &req.req, &req.credential, &ip.0, domain::now()).await
+    }
+    .await;
+    match r {
+        Ok(next) => Json(serde_json::json!({"redirect": next})).into_response(),
+        Err(e) => json_fail(e),
+    }
+}
+
+/// `POST /sign/refuse` (form: csrf, req): back to the agency with `status=refused`.
+pub async fn sign_refuse(State(idp): State<AppState>, b: Browser, ip: ClientIp, form: OAuthForm) -> Result<Response> {
+    if !csrf_ok(&idp, &b, form.get("csrf")) {
+        return Ok(message(
+            &idp,
+            &b,
+            StatusCode::FORBIDDEN,
+            "error.title",
+            idp.i18n.t(b.lang(None)).get("error.csrf").to_string(),
+            "",
+        ));
+    }
+    let req = form.get("req").unwrap_or("").to_string();
+    match crate::signing::refuse(&idp, &req, &ip.0, domain::now()).await {
+        Ok(to) => Ok(finish(&idp, &b, Redirect::to(&to).into_response())),
+        Err(Error::Invalid(m)) => Ok(error_page(&idp, &b, &m)),
+        Err(e) => Err(e),
+    }
 }
 
 // ---- account ----

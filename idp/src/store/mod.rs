@@ -10,6 +10,7 @@ pub mod audit;
 pub mod clients;
 pub mod keys;
 pub mod login;
+pub mod pki;
 pub mod registry;
 pub(crate) mod sql;
 pub mod tokens;

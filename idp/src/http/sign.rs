@@ -1,0 +1,62 @@
+//! The agency side of signing: `POST /sign/requests` and `GET /sign/requests/{id}`, with a
+//! client-credentials access token that carries the `sign` scope.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+
+use super::extract::AuthHeader;
+use crate::{
+    app::{AppState, Idp},
+    domain::{self, client::Client},
+    error::{Error, OAuthError, OAuthErrorKind, Result},
+    signing,
+};
+
+/// The agency's client, from a bearer token of its own (client credentials, not a citizen's
+/// token) whose scope includes `sign`.
+async fn agency(idp: &Idp, auth: &AuthHeader, now: i64) -> Result<std::sync::Arc<Client>> {
+    let token = auth
+        .0
+        .as_deref()
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .ok_or_else(|| OAuthError::invalid_token("an access token is required"))?;
+    let (claims, grant) = crate::oidc::verify_bearer(idp, token.trim(), now).await?;
+    if grant.is_some()
+        || !claims.scope.split(' ').any(|s| s == signing::SIGN_SCOPE)
+        || !claims.aud.contains(idp.issuer())
+    {
+        return Err(OAuthError::new(
+            OAuthErrorKind::InsufficientScope,
+            "a client-credentials token with the sign scope is required",
+        )
+        .into());
+    }
+    idp.client(&claims.client_id).await?.ok_or_else(|| OAuthError::invalid_token("the client no longer exists").into())
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `POST /sign/requests` (JSON body, see [`signing::NewRequest`]); 201 with the request id and
+/// the citizen's URL.
+pub async fn create(State(idp): State<AppState>, auth: AuthHeader, body: axum::body::Bytes) -> Result<Response> {
+    let now = domain::now();
+    let client = agency(&idp, &auth, now).await?;
+    let req: signing::NewRequest =
+        serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("malformed request: {e}")))?;
+    let created = signing::create(&idp, &client, &req, now).await?;
+    Ok(no_store((StatusCode::CREATED, Json(created)).into_response()))
+}
+
+/// `GET /sign/requests/{id}`: status, and the signatures once signed.
+pub async fn result(State(idp): State<AppState>, auth: AuthHeader, Path(id): Path<String>) -> Result<Response> {
+    let now = domain::now();
+    let client = agency(&idp, &auth, now).await?;
+    Ok(no_store(Json(signing::result(&idp, &client, &id, now).await?).into_response()))
+}
