@@ -59,9 +59,21 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("random number generator failed")]
     Random,
-    /// The signing key refused or failed to sign (for an HSM: a token error).
+    /// The signing key produced a malformed signature or one that does not verify. (A token that
+    /// refuses to sign is reported as [`Error::Pkcs11`].)
     #[error("signing failed: {0}")]
     Signing(String),
+    /// A PKCS#11 module, token or key could not be used: the module would not load, the token
+    /// is missing or locked, the PIN was refused, a key is missing or unfit for a CA (for example
+    /// extractable), or the token refused an operation. `operation` names what was being done and
+    /// `reason` the token's return code or what was wrong — never the PIN.
+    #[error("PKCS#11: could not {operation}: {reason}")]
+    Pkcs11 {
+        /// What was being done, for example `log in` or `sign`.
+        operation: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
     /// ASN.1 DER encoding or decoding failed.
     #[error("DER encoding: {0}")]
     Der(#[from] der::Error),

@@ -1,8 +1,8 @@
 //! Keys that sign certificates, and the private-key container handed to the caller.
 //!
-//! [`CaKey`] is the seam for hardware keys and other algorithms: a PKCS#11 token (SoftHSM2 in
-//! tests, an HSM in production) will implement it in a later slice. Today the only
-//! implementation is [`SoftwareKey`], an ECDSA P-256 key held in memory.
+//! [`CaKey`] is the seam for hardware keys and other algorithms. [`SoftwareKey`] is an ECDSA
+//! P-256 key held in memory; [`crate::pkcs11::Pkcs11Key`] is one held in a PKCS#11 token
+//! (SoftHSM2 in tests, an HSM in production).
 
 use core::fmt;
 

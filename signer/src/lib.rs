@@ -43,7 +43,8 @@
 //!
 //! ## Next
 //! - `idp ca init`: seal the keys under the KEK and store certificates and sealed keys.
-//! - PKCS#11 (SoftHSM2 in tests): a [`CaKey`] backed by a token, keys generated in it.
+//! - PKCS#11: generate the CA hierarchy's keys in a token ([`pkcs11`] has the key itself), and
+//!   test it against SoftHSM2.
 //! - An RSA [`CaKey`] (sha256WithRSAEncryption) and its branch in the signature self-check.
 //! - The HTTP routes, CSC-style signing requests approved with a passkey, PAdES, and the
 //!   verification API (`idp verify`).
@@ -59,6 +60,7 @@ mod error;
 mod key;
 mod name;
 pub mod ocsp;
+pub mod pkcs11;
 mod signed_data;
 pub mod tsa;
 
@@ -67,6 +69,7 @@ pub use cert::Endpoints;
 pub use digest::Sha256Digest;
 pub use error::{Error, Result};
 pub use key::{CaKey, PrivateKeyDer, SoftwareKey};
+pub use pkcs11::{Pkcs11Key, Pkcs11Token, UserPin};
 /// The x509-cert version this crate builds with, so callers name the same `Certificate` type.
 pub use x509_cert;
 

@@ -396,3 +396,41 @@ fn issuing_ca_refuses_a_key_that_is_not_its_own() {
     let result = IssuingCa::new(h.ocsp().certificate().clone(), Box::new(key), endpoints, None);
     assert!(matches!(result, Err(Error::UnsupportedKey(_))));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The parts of the PKCS#11 backend that need no token (the token itself is
+// exercised against SoftHSM2 in tests/softhsm2/).
+
+#[test]
+fn ec_points_are_unwrapped_from_der_or_taken_bare_and_nothing_else() {
+    use crate::pkcs11::unwrap_ec_point;
+    let key = SoftwareKey::generate().unwrap();
+    let point = key.public_key().subject_public_key.raw_bytes().to_vec();
+    assert_eq!(point.len(), 65);
+    let wrapped = der::asn1::OctetString::new(point.clone()).unwrap().to_der().unwrap();
+    assert_eq!(&wrapped[..2], &[0x04, 0x41]);
+    assert_eq!(unwrap_ec_point(&wrapped).unwrap(), point.as_slice());
+    assert_eq!(unwrap_ec_point(&point).unwrap(), point.as_slice());
+
+    let mut trailing = wrapped.clone();
+    trailing.push(0);
+    assert!(unwrap_ec_point(&trailing).is_err(), "trailing byte after the OCTET STRING");
+    let mut compressed = point[..33].to_vec();
+    compressed[0] = 0x02;
+    assert!(unwrap_ec_point(&compressed).is_err());
+    let wrapped_compressed = der::asn1::OctetString::new(compressed).unwrap().to_der().unwrap();
+    assert!(unwrap_ec_point(&wrapped_compressed).is_err());
+    assert!(unwrap_ec_point(&[]).is_err());
+    assert!(unwrap_ec_point(&wrapped[..40]).is_err());
+}
+
+#[test]
+fn a_missing_module_is_a_clear_error_and_the_pin_never_prints() {
+    let pin = crate::UserPin::new("4321-secret-pin".into());
+    assert_eq!(format!("{pin:?}"), "UserPin(<redacted>)");
+    let err = crate::Pkcs11Token::open("/nonexistent/libpkcs11-module.so", "token", &pin).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, Error::Pkcs11 { .. }), "{err:?}");
+    assert!(message.contains("/nonexistent/libpkcs11-module.so"), "{message}");
+    assert!(!message.contains("4321") && !format!("{err:?}").contains("4321"), "{message}");
+}
