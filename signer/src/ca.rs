@@ -12,6 +12,12 @@
 //! ceremony (itself, the issuing CA and the root CRL) and can stay offline, while a TSA
 //! certificate can be renewed or revoked through the same online CA, CRL and OCSP responder that
 //! already cover citizen certificates — and a timestamp validates with the same `chain.pem`.
+//!
+//! Each of the four keys is made where the caller says ([`KeySources`]): in software, handed
+//! back as PKCS#8 for the caller to seal ([`Hierarchy::generate`] makes all four so), or inside a
+//! PKCS#11 token, handed back as the key's label ([`Hierarchy::generate_with`]). A common split
+//! is the root in one token and the online keys in another, or the root in a token and the rest
+//! in software; the certificates are the same either way.
 
 use core::time::Duration;
 
@@ -27,6 +33,7 @@ use crate::cert::{self, Endpoints, Issuer};
 use crate::error::{Error, Result};
 use crate::key::{CaKey, PrivateKeyDer, SoftwareKey, check_p256_spki};
 use crate::name::{Attr, build_name, check_name};
+use crate::pkcs11::{Pkcs11Key, Pkcs11Token};
 
 const YEAR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -105,11 +112,115 @@ pub(crate) fn check_country(country: &str) -> Result<()> {
     }
 }
 
-/// A certificate with its freshly generated private key, for the caller to seal and store.
+/// Where one of the hierarchy's keys is made: the caller's choice, per key.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// In memory, from the operating system's random number generator; the private key comes back
+    /// as [`KeyRef::Software`] for the caller to seal under its key-encryption key.
+    Software,
+    /// Inside a PKCS#11 token, under a label no private key in that token has yet; only the label
+    /// comes back ([`KeyRef::Pkcs11`]).
+    Pkcs11 {
+        /// The logged-in token.
+        token: Pkcs11Token,
+        /// The new key's label (`CKA_LABEL`).
+        label: String,
+    },
+}
+
+impl KeySource {
+    fn make(&self, made: &mut Vec<Pkcs11Key>) -> Result<(Box<dyn CaKey>, KeyRef)> {
+        match self {
+            Self::Software => {
+                let key = SoftwareKey::generate()?;
+                let private_key = key.to_pkcs8_der()?;
+                Ok((Box::new(key), KeyRef::Software(private_key)))
+            }
+            Self::Pkcs11 { token, label } => {
+                let key = token.generate_key(label)?;
+                made.push(key.clone());
+                Ok((Box::new(key), KeyRef::Pkcs11 { token: token.label().to_owned(), label: label.clone() }))
+            }
+        }
+    }
+}
+
+/// Where each of the hierarchy's four keys is made.
+#[derive(Clone, Debug)]
+pub struct KeySources {
+    /// The root CA's key.
+    pub root: KeySource,
+    /// The issuing CA's key.
+    pub issuing: KeySource,
+    /// The OCSP responder's key.
+    pub ocsp: KeySource,
+    /// The timestamping authority's key.
+    pub tsa: KeySource,
+}
+
+impl KeySources {
+    /// All four keys in software: what [`Hierarchy::generate`] does.
+    pub fn software() -> Self {
+        Self {
+            root: KeySource::Software,
+            issuing: KeySource::Software,
+            ocsp: KeySource::Software,
+            tsa: KeySource::Software,
+        }
+    }
+
+    /// All four keys in `token`, labelled `<prefix>-root`, `<prefix>-issuing`, `<prefix>-ocsp` and
+    /// `<prefix>-tsa`. A prefix per hierarchy (for example with the year of the key ceremony) keeps
+    /// a renewal from colliding with the keys in use.
+    pub fn pkcs11(token: &Pkcs11Token, prefix: &str) -> Self {
+        let source = |role: &str| KeySource::Pkcs11 { token: token.clone(), label: format!("{prefix}-{role}") };
+        Self { root: source("root"), issuing: source("issuing"), ocsp: source("ocsp"), tsa: source("tsa") }
+    }
+
+    /// Two keys in one token under one label could not be told apart: refuse before generating.
+    fn check(&self) -> Result<()> {
+        let labels: Vec<(&str, &str)> = [&self.root, &self.issuing, &self.ocsp, &self.tsa]
+            .into_iter()
+            .filter_map(|source| match source {
+                KeySource::Pkcs11 { token, label } => Some((token.label(), label.as_str())),
+                KeySource::Software => None,
+            })
+            .collect();
+        for (i, a) in labels.iter().enumerate() {
+            if labels[i + 1..].contains(a) {
+                return Err(Error::InvalidName {
+                    field: "PKCS#11 key label",
+                    reason: "two keys of the hierarchy share a label",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a freshly generated key is, as the caller records it.
+///
+/// A token key has no private key to hand back — it never leaves the token — so it is named by
+/// its token and label, which [`Pkcs11Token::find_key`] takes to use it again.
+#[derive(Debug)]
+pub enum KeyRef {
+    /// A software key: PKCS#8 DER, zeroized on drop. Seal it before it goes anywhere.
+    Software(PrivateKeyDer),
+    /// A key inside a PKCS#11 token.
+    Pkcs11 {
+        /// The token's label.
+        token: String,
+        /// The key's label in the token.
+        label: String,
+    },
+}
+
+/// A certificate with its freshly generated key, for the caller to store (and, for a software
+/// key, seal).
 #[derive(Debug)]
 pub struct Credential {
     certificate: Certificate,
-    private_key: PrivateKeyDer,
+    key: KeyRef,
 }
 
 impl Credential {
@@ -117,9 +228,17 @@ impl Credential {
     pub fn certificate(&self) -> &Certificate {
         &self.certificate
     }
-    /// The private key (PKCS#8 DER, zeroized on drop). Seal it before it goes anywhere.
-    pub fn private_key(&self) -> &PrivateKeyDer {
-        &self.private_key
+    /// Where the key is: the PKCS#8 of a software key, or a token key's label.
+    pub fn key(&self) -> &KeyRef {
+        &self.key
+    }
+    /// The private key of a software key (PKCS#8 DER, zeroized on drop; seal it before it goes
+    /// anywhere), or `None` for a token key, whose private key cannot be had.
+    pub fn private_key(&self) -> Option<&PrivateKeyDer> {
+        match &self.key {
+            KeyRef::Software(private_key) => Some(private_key),
+            KeyRef::Pkcs11 { .. } => None,
+        }
     }
     /// The certificate as PEM.
     pub fn certificate_pem(&self) -> Result<String> {
@@ -261,10 +380,11 @@ impl IssuingCa {
     }
 }
 
-/// A freshly generated CA hierarchy: the four certificates and their private keys.
+/// A freshly generated CA hierarchy: the four certificates and where their keys are.
 ///
-/// Nothing here is written anywhere: the caller (`idp ca init`) seals each private key under
-/// its key-encryption key and stores certificates and sealed keys.
+/// Nothing here is written anywhere (except token keys, which are made in their token): the
+/// caller (`idp ca init`) seals each software private key under its key-encryption key, records
+/// the labels of token keys, and stores the certificates.
 pub struct Hierarchy {
     root: Credential,
     issuing: Credential,
@@ -274,12 +394,35 @@ pub struct Hierarchy {
 }
 
 impl Hierarchy {
-    /// Generates the four P-256 keys and certificates, all starting at `now` (Unix seconds).
+    /// Generates the four P-256 keys (in software) and certificates, all starting at `now`
+    /// (Unix seconds).
     ///
     /// Fails without producing anything if a name, URL or lifetime is unusable, including a
     /// lifetime that would outlive its issuer.
     pub fn generate(params: &HierarchyParams, now: i64) -> Result<Self> {
+        Self::generate_with(params, &KeySources::software(), now)
+    }
+
+    /// Like [`Hierarchy::generate`], with each key made where `sources` says.
+    ///
+    /// Token keys are generated first thing for their role; if anything fails afterwards, the
+    /// token keys generated by this call are destroyed again (best effort), so a failed ceremony
+    /// can be retried with the same labels. Nothing made by this call has been published then.
+    pub fn generate_with(params: &HierarchyParams, sources: &KeySources, now: i64) -> Result<Self> {
         params.check()?;
+        sources.check()?;
+        let mut made = Vec::new();
+        let result = Self::build(params, sources, now, &mut made);
+        if result.is_err() {
+            for key in &made {
+                // Best effort: the error that matters is the one being returned.
+                let _ = key.destroy();
+            }
+        }
+        result
+    }
+
+    fn build(params: &HierarchyParams, sources: &KeySources, now: i64, made: &mut Vec<Pkcs11Key>) -> Result<Self> {
         let ca_name = |cn: &str| {
             build_name(&[
                 Attr::country(&params.country),
@@ -290,9 +433,9 @@ impl Hierarchy {
         let ca_usage = || cert::key_usage(KeyUsages::KeyCertSign | KeyUsages::CRLSign);
 
         // Root: pathLen 1 allows exactly the one level of issuing CA below it.
-        let root_key = SoftwareKey::generate()?;
+        let (root_key, root_ref) = sources.root.make(made)?;
         let root_cert = cert::issue(
-            &Issuer { certificate: None, key: &root_key },
+            &Issuer { certificate: None, key: root_key.as_ref() },
             ca_name(&params.root_common_name)?,
             root_key.public_key().clone(),
             cert::validity(now, params.root_validity)?,
@@ -302,7 +445,7 @@ impl Hierarchy {
         // Issuing CA: pathLen 0, so it can issue end-entity certificates only. Its status comes
         // from the root's CRL; there is no OCSP pointer because the online responder is
         // delegated by the issuing CA and cannot answer for its own issuer.
-        let issuing_key = SoftwareKey::generate()?;
+        let (issuing_key, issuing_ref) = sources.issuing.make(made)?;
         let mut issuing_extensions = vec![
             cert::basic_constraints(true, Some(0))?,
             ca_usage()?,
@@ -313,37 +456,32 @@ impl Hierarchy {
             issuing_extensions.push(cert::certificate_policies(policy)?);
         }
         let issuing_cert = cert::issue(
-            &Issuer { certificate: Some(&root_cert), key: &root_key },
+            &Issuer { certificate: Some(&root_cert), key: root_key.as_ref() },
             ca_name(&params.issuing_common_name)?,
             issuing_key.public_key().clone(),
             cert::validity(now, params.issuing_validity)?,
             issuing_extensions,
         )?;
 
-        let issuing_private = issuing_key.to_pkcs8_der()?;
-        let issuing_ca = IssuingCa::new(
-            issuing_cert.clone(),
-            Box::new(issuing_key),
-            params.endpoints.clone(),
-            params.citizen_policy,
-        )?;
+        let issuing_ca =
+            IssuingCa::new(issuing_cert.clone(), issuing_key, params.endpoints.clone(), params.citizen_policy)?;
 
-        let ocsp_key = SoftwareKey::generate()?;
+        let (ocsp_key, ocsp_ref) = sources.ocsp.make(made)?;
         let ocsp_cert = issuing_ca.issue_ocsp_responder(
             &params.ocsp_common_name,
             ocsp_key.public_key().clone(),
             now,
             params.ocsp_validity,
         )?;
-        let tsa_key = SoftwareKey::generate()?;
+        let (tsa_key, tsa_ref) = sources.tsa.make(made)?;
         let tsa_cert =
             issuing_ca.issue_tsa(&params.tsa_common_name, tsa_key.public_key().clone(), now, params.tsa_validity)?;
 
         Ok(Self {
-            root: Credential { certificate: root_cert, private_key: root_key.to_pkcs8_der()? },
-            issuing: Credential { certificate: issuing_cert, private_key: issuing_private },
-            ocsp: Credential { certificate: ocsp_cert, private_key: ocsp_key.to_pkcs8_der()? },
-            tsa: Credential { certificate: tsa_cert, private_key: tsa_key.to_pkcs8_der()? },
+            root: Credential { certificate: root_cert, key: root_ref },
+            issuing: Credential { certificate: issuing_cert, key: issuing_ref },
+            ocsp: Credential { certificate: ocsp_cert, key: ocsp_ref },
+            tsa: Credential { certificate: tsa_cert, key: tsa_ref },
             issuing_ca,
         })
     }

@@ -64,7 +64,7 @@ pub mod pkcs11;
 mod signed_data;
 pub mod tsa;
 
-pub use ca::{Credential, Hierarchy, HierarchyParams, IssuingCa, certificate_pem};
+pub use ca::{Credential, Hierarchy, HierarchyParams, IssuingCa, KeyRef, KeySource, KeySources, certificate_pem};
 pub use cert::Endpoints;
 pub use digest::Sha256Digest;
 pub use error::{Error, Result};

@@ -42,7 +42,7 @@ pub(crate) fn citizen_cert(h: &Hierarchy, person: &Person) -> Certificate {
 
 /// The software key of one of the hierarchy's credentials.
 pub(crate) fn key_of(credential: &crate::Credential) -> SoftwareKey {
-    SoftwareKey::from_pkcs8_der(credential.private_key().as_bytes()).unwrap()
+    SoftwareKey::from_pkcs8_der(credential.private_key().unwrap().as_bytes()).unwrap()
 }
 
 /// A citizen's certificate and key, valid two years from `NOW`.
@@ -286,11 +286,11 @@ fn chain_pem_is_issuing_then_root() {
 fn private_keys_round_trip_and_do_not_print() {
     let h = hierarchy();
     for cred in [h.root(), h.issuing(), h.ocsp(), h.tsa()] {
-        let key = SoftwareKey::from_pkcs8_der(cred.private_key().as_bytes()).unwrap();
+        let key = SoftwareKey::from_pkcs8_der(cred.private_key().unwrap().as_bytes()).unwrap();
         assert_eq!(key.public_key(), cred.certificate().tbs_certificate().subject_public_key_info());
         let debug = format!("{:?} {:?} {cred:?}", cred.private_key(), key);
         assert!(debug.contains("redacted"));
-        assert!(!debug.contains(&format!("{:?}", &cred.private_key().as_bytes()[..8])));
+        assert!(!debug.contains(&format!("{:?}", &cred.private_key().unwrap().as_bytes()[..8])));
     }
     let citizen = citizen::generate_key().unwrap();
     let key = SoftwareKey::from_pkcs8_der(citizen.private_key.as_bytes()).unwrap();
@@ -392,14 +392,26 @@ fn issuing_ca_refuses_a_key_that_is_not_its_own() {
     let result = IssuingCa::new(h.issuing().certificate().clone(), Box::new(other), endpoints.clone(), None);
     assert!(matches!(result, Err(Error::UnsupportedKey(_))));
     // The OCSP responder's certificate with its own key: right key, but not a CA.
-    let key = SoftwareKey::from_pkcs8_der(h.ocsp().private_key().as_bytes()).unwrap();
+    let key = SoftwareKey::from_pkcs8_der(h.ocsp().private_key().unwrap().as_bytes()).unwrap();
     let result = IssuingCa::new(h.ocsp().certificate().clone(), Box::new(key), endpoints, None);
     assert!(matches!(result, Err(Error::UnsupportedKey(_))));
 }
 
 // ---------------------------------------------------------------------------------------------
-// The parts of the PKCS#11 backend that need no token (the token itself is
+// Key references and the parts of the PKCS#11 backend that need no token (the token itself is
 // exercised against SoftHSM2 in tests/softhsm2/).
+
+#[test]
+fn generate_makes_software_keys_and_says_so() {
+    let h = hierarchy();
+    for cred in [h.root(), h.issuing(), h.ocsp(), h.tsa()] {
+        assert!(matches!(cred.key(), crate::KeyRef::Software(_)), "{:?}", cred.key());
+        let key = key_of(cred);
+        assert_eq!(key.public_key(), cred.certificate().tbs_certificate().subject_public_key_info());
+    }
+    let h = Hierarchy::generate_with(&params(), &crate::KeySources::software(), NOW).unwrap();
+    assert!(h.root().private_key().is_some());
+}
 
 #[test]
 fn ec_points_are_unwrapped_from_der_or_taken_bare_and_nothing_else() {

@@ -188,7 +188,7 @@ fn openssl_reads_the_pkcs8_keys_and_they_match_their_certificates() {
     let h = Hierarchy::generate(&params(false), now()).unwrap();
     let pki = Pki::new();
     for (name, cred) in [("root", h.root()), ("issuing", h.issuing()), ("ocsp", h.ocsp()), ("tsa", h.tsa())] {
-        let key = pki.write(&format!("{name}.key.der"), cred.private_key().as_bytes());
+        let key = pki.write(&format!("{name}.key.der"), cred.private_key().unwrap().as_bytes());
         let cert = pki.cert(&format!("{name}.pem"), cred.certificate());
         let from_key = openssl(&["pkey", "-inform", "DER", "-in", &key, "-pubout"]);
         let from_cert = openssl(&["x509", "-noout", "-pubkey", "-in", &cert]);
@@ -262,7 +262,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 const TSA_POLICY: &str = "1.3.6.1.4.1.32473.2"; // RFC 5612 documentation arc
 
 fn software_key(cred: &signer::Credential) -> SoftwareKey {
-    SoftwareKey::from_pkcs8_der(cred.private_key().as_bytes()).unwrap()
+    SoftwareKey::from_pkcs8_der(cred.private_key().unwrap().as_bytes()).unwrap()
 }
 
 /// A citizen's certificate with its key, as the signing service would hold them.
