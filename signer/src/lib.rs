@@ -24,27 +24,41 @@
 //! - [`ocsp`]: [`ocsp::OcspResponder::respond`] answers a DER RFC 6960 `OCSPRequest` (SHA-1 or
 //!   SHA-256 CertIDs, nonce echoed) with a BasicOCSPResponse signed by the delegated responder,
 //!   the statuses coming from the caller's records.
-//! - [`CaKey`]: the signing seam, used for every signature above. [`SoftwareKey`] is the only
-//!   implementation today; the signature algorithm is a method (ECDSA P-256 with SHA-256 by
-//!   default) so that RSA can be added without touching the protocols.
+//! - [`CaKey`]: the signing seam, used for every signature above. Two implementations:
+//!   [`SoftwareKey`] (in memory) and [`pkcs11::Pkcs11Key`] (in a PKCS#11 token). The signature
+//!   algorithm is a method (ECDSA P-256 with SHA-256 by default) so that RSA can be added
+//!   without touching the protocols.
+//! - [`pkcs11`]: [`Pkcs11Token::open`] logs in to a token found by label (module path and
+//!   [`UserPin`] from the caller's configuration); [`Pkcs11Token::generate_key`] makes a P-256
+//!   key pair inside it (sensitive, never extractable, `CKA_ID` = the certificate's subject key
+//!   identifier) and [`Pkcs11Token::find_key`] finds one again, refusing a key that could be
+//!   copied out. Signing is SHA-256 here and `CKM_ECDSA` in the token. Tested against SoftHSM2.
+//! - Where the CA keys are made is the caller's choice, per key: [`Hierarchy::generate`] makes
+//!   all four in software; [`Hierarchy::generate_with`] takes [`KeySources`] (software, or a
+//!   token and a label, for each of root, issuing CA, OCSP responder and TSA) and hands each key
+//!   back as a [`KeyRef`]: the PKCS#8 of a software key, or the token and label of a token key.
 //!
 //! Every signature is verified right after it is made, before anything is returned, so a faulty
 //! token or a mismatched key fails here and not at a relying party. Each protocol's output is
 //! judged in the tests by the `openssl` command line (`cms -verify -cades`, `ts -verify`,
-//! `crl`, `verify -crl_check`, `ocsp -respin`).
+//! `crl`, `verify -crl_check`, `ocsp -respin`) — with software keys, and with token keys in a
+//! throwaway SoftHSM2 token when `TEST_SOFTHSM2=1` (`.ci/softhsm2` installs SoftHSM2).
 //!
-//! Private keys come back as [`PrivateKeyDer`] (PKCS#8 DER, zeroized on drop, redacted in
-//! `Debug`). **This library never writes keys anywhere**: the caller seals them under its
-//! key-encryption key. Time is a parameter (`now`, Unix seconds), so tests control it.
+//! Software private keys come back as [`PrivateKeyDer`] (PKCS#8 DER, zeroized on drop, redacted
+//! in `Debug`). **This library never writes keys anywhere** except token keys into their token:
+//! the caller seals software keys under its key-encryption key and records token keys' labels.
+//! The token's PIN is a [`UserPin`], zeroized and redacted likewise. Time is a parameter (`now`,
+//! Unix seconds), so tests control it.
 //!
 //! Certificates, CRLs and CMS structures are built from typed ASN.1 (x509-cert, cms); the
 //! RFC 3161, RFC 5035 and RFC 6960 structures that have no crate on the der 0.8 line are
 //! declared with `der`'s derive macros beside the code that uses them — no hand-written DER.
 //!
 //! ## Next
-//! - `idp ca init`: seal the keys under the KEK and store certificates and sealed keys.
-//! - PKCS#11: generate the CA hierarchy's keys in a token ([`pkcs11`] has the key itself), and
-//!   test it against SoftHSM2.
+//! - `idp ca init`: seal the keys under the KEK and store certificates and sealed keys; a
+//!   configuration choice between software keys and a token (module, token label, PIN).
+//! - A pool of PKCS#11 sessions, and reopening a token whose session was lost (today each token
+//!   has one mutex-guarded session, and a lost session is an error until it is reopened).
 //! - An RSA [`CaKey`] (sha256WithRSAEncryption) and its branch in the signature self-check.
 //! - The HTTP routes, CSC-style signing requests approved with a passkey, PAdES, and the
 //!   verification API (`idp verify`).

@@ -14,7 +14,9 @@
 //! Threads: a PKCS#11 session must not be used by two threads at once, while a [`CaKey`] is
 //! `Send + Sync`. Each token therefore keeps one session behind a mutex, shared by its keys;
 //! CA signatures (certificates, CRLs, OCSP responses, timestamps) are few enough that one session
-//! is not the bottleneck, and the token serialises its operations anyway.
+//! is not the bottleneck, and the token serialises its operations anyway. (Do not generate keys
+//! through two opens of one SoftHSM 2.6 token at the same time: its file object store can fail
+//! concurrent object creation with `CKR_GENERAL_ERROR`. Through one open, the mutex prevents it.)
 //!
 //! The PKCS#11 library is initialised once per process and module (`C_Initialize` is global to
 //! the process), kept for the process's lifetime, and never finalised here: several tokens, or

@@ -4,6 +4,9 @@
 //!
 //! Without `openssl` on PATH the tests print `SKIPPED: openssl tests (openssl not found)` and
 //! pass — unless `IDP_REQUIRE_ALL_SUITES=1`, in which case they fail.
+//!
+//! [`softhsm2`] runs the same kind of checks with CA keys held in a SoftHSM2 token (on with
+//! `TEST_SOFTHSM2=1`); it lives in this binary to share the helpers and the link.
 
 // Test code: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -20,6 +23,8 @@ use signer::tsa::TimestampAuthority;
 use signer::x509_cert::Certificate;
 use signer::x509_cert::der::{Encode, EncodePem, pem};
 use signer::{Endpoints, Hierarchy, HierarchyParams, Sha256Digest, SoftwareKey, certificate_pem};
+
+mod softhsm2;
 
 const TEST_POLICY: &str = "1.3.6.1.4.1.32473.1"; // RFC 5612 documentation arc
 
