@@ -222,6 +222,11 @@ fn summary(role: &str, cert: &Certificate) -> Result<CertificateSummary> {
     })
 }
 
+/// The private key of a credential this module generated in software.
+fn software_key(c: &signer::Credential) -> Result<&signer::PrivateKeyDer> {
+    c.private_key().ok_or_else(|| Error::internal("expected a software key"))
+}
+
 /// `idp ca init`: makes the hierarchy (software keys, sealed under the KEK), the root's first
 /// CRL, and stores them in one go. Refuses if a hierarchy exists: a CA is made once.
 pub async fn init(idp: &Idp, now: UnixTime) -> Result<Vec<CertificateSummary>> {
@@ -238,7 +243,7 @@ pub async fn init(idp: &Idp, now: UnixTime) -> Result<Vec<CertificateSummary>> {
             role: role.into(),
             certificate: to_der(cred.certificate())?,
             key_store: SOFTWARE.into(),
-            key_ref: idp.kek().seal(&aad(role), cred.private_key().as_bytes())?,
+            key_ref: idp.kek().seal(&aad(role), software_key(cred)?.as_bytes())?,
             created_at: now,
         });
         out.push(summary(role, cred.certificate())?);
@@ -246,7 +251,7 @@ pub async fn init(idp: &Idp, now: UnixTime) -> Result<Vec<CertificateSummary>> {
     if !store::pki::insert_hierarchy(&idp.db, rows).await? {
         return Err(Error::Invalid("a CA hierarchy already exists (see `idp ca show`)".into()));
     }
-    let root_key = SoftwareKey::from_pkcs8_der(h.root().private_key().as_bytes())?;
+    let root_key = SoftwareKey::from_pkcs8_der(software_key(h.root())?.as_bytes())?;
     issue_root_crl(idp, h.root().certificate(), &root_key, now).await?;
     idp.audit(
         NewEntry::new(Event::CaInitialized, "operator", format!("ca:{}", out[0].sha256))
