@@ -29,6 +29,38 @@ use crate::{
     store::{self, Db, registry::ImportStats},
 };
 
+/// Why a digital ID is closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The registry records the person as deceased.
+    Deceased,
+    /// The citizen's passkeys or identity were compromised.
+    Compromised,
+    /// The citizen asked.
+    Requested,
+}
+
+impl CloseReason {
+    /// Parses `deceased`, `compromised` or `requested`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "deceased" => Ok(Self::Deceased),
+            "compromised" => Ok(Self::Compromised),
+            "requested" => Ok(Self::Requested),
+            _ => Err(Error::Invalid("reason must be deceased, compromised or requested".into())),
+        }
+    }
+
+    /// The name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deceased => "deceased",
+            Self::Compromised => "compromised",
+            Self::Requested => "requested",
+        }
+    }
+}
+
 /// Everything a request handler needs; shared behind an `Arc`.
 #[derive(Debug)]
 pub struct Idp {
@@ -287,7 +319,44 @@ impl Idp {
             now,
         )
         .await?;
+        // The registry is the authority on death: a death it records closes the digital ID
+        // and revokes the signing certificate, here and not at some later login.
+        for cid in store::registry::deceased_with_open_accounts(&self.db).await? {
+            let cid = Cid::parse(&cid).map_err(|e| Error::internal(e.to_string()))?;
+            self.close_citizen(&cid, CloseReason::Deceased, "registry", now).await?;
+        }
         Ok(Ok(stats))
+    }
+
+    /// Closes a digital ID: the account can no longer log in or be re-issued, its sessions end,
+    /// its grants are revoked and its signing certificates are revoked (CRL and OCSP say so at
+    /// once). Closing an already closed ID changes nothing and is not an error.
+    pub async fn close_citizen(
+        &self,
+        cid: &Cid,
+        reason: CloseReason,
+        actor: &str,
+        now: UnixTime,
+    ) -> Result<Vec<String>> {
+        let account = store::login::account_by_cid(&self.db, cid.as_str())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("CID {cid} has no digital ID")))?;
+        let closed = store::registry::close_account(&self.db, &account.id, now).await?;
+        let revocation = match reason {
+            CloseReason::Deceased => crate::pki::Reason::CessationOfOperation,
+            CloseReason::Compromised => crate::pki::Reason::KeyCompromise,
+            CloseReason::Requested => crate::pki::Reason::AffiliationChanged,
+        };
+        let serials = crate::pki::revoke_account(self, &account.id, revocation, actor, now).await?;
+        if closed {
+            self.audit(
+                NewEntry::new(Event::CitizenClosed, actor, format!("account:{}", account.id))
+                    .detail(serde_json::json!({"reason": reason.as_str(), "certificates_revoked": serials})),
+                now,
+            )
+            .await?;
+        }
+        Ok(serials)
     }
 
     /// Issues a digital ID for a registry person: creates the account if needed and a fresh

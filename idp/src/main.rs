@@ -228,6 +228,15 @@ enum RegistryCmd {
 
 #[derive(Subcommand, Debug)]
 enum CitizenCmd {
+    /// Close a digital ID: no more logins, sessions end, grants and signing certificates are
+    /// revoked. (A death recorded by a registry import closes it automatically.)
+    Close {
+        /// Citizenship ID (11 digits).
+        cid: String,
+        /// deceased, compromised or requested.
+        #[arg(long)]
+        reason: String,
+    },
     /// Issue a digital ID for a registry person: prints a one-time activation code and URL.
     Issue {
         /// Citizenship ID (11 digits).
@@ -376,6 +385,18 @@ async fn run(cmd: Command, config: Config) -> Result<ExitCode, Error> {
                     Ok(ExitCode::from(3))
                 }
             }
+        }
+        Command::Citizen(CitizenCmd::Close { cid, reason }) => {
+            let cid = Cid::parse(&cid).map_err(|e| Error::Invalid(e.to_string()))?;
+            let reason = idp::app::CloseReason::parse(&reason)?;
+            let revoked = idp.close_citizen(&cid, reason, "operator", now).await?;
+            println!(
+                "digital ID {} closed ({}); {} signing certificate(s) revoked",
+                cid.as_str(),
+                reason.as_str(),
+                revoked.len()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Citizen(CitizenCmd::Issue { cid, json }) => {
             let cid = Cid::parse(&cid).map_err(|e| Error::Invalid(e.to_string()))?;

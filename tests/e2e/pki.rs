@@ -231,6 +231,23 @@ async fn pki_endpoints_answer_openssl(backend: Backend) {
     assert!(!ok, "the timestamp does not cover another document");
     assert_eq!(post(&idp.url("/tsa"), "application/octet-stream", vec![0x30, 0]).await.0, 415);
 
+    // A death the registry records closes the digital ID and revokes its certificate at once.
+    let today = time::OffsetDateTime::now_utc().date();
+    let deaths = citizen::CSV.replace("HH-12,alive", "HH-12,deceased");
+    let people = idp::domain::registry::parse_csv(deaths.as_bytes(), today, 100);
+    state.import_registry(people, "deaths.csv", "registry-office", now, &mut |_| {}).await.unwrap().unwrap();
+    let certs = idp::store::pki::certificates_of(&state.db, &account).await.unwrap();
+    let newest = certs.iter().find(|c| c.serial == next.serial).unwrap();
+    assert_eq!(newest.reason.as_deref(), Some("cessationOfOperation"));
+    assert!(certs.iter().all(|c| c.revoked_at.is_some()));
+    assert_eq!(idp::store::login::account(&state.db, &account).await.unwrap().unwrap().status, "closed");
+    assert!(
+        pki::citizen_certificate(state, &account, "operator", now).await.is_err(),
+        "no certificate for a closed ID"
+    );
+    let again = idp::domain::cid::Cid::parse("10101001234").unwrap();
+    assert!(state.close_citizen(&again, idp::app::CloseReason::Requested, "operator", now).await.unwrap().is_empty());
+
     // The root's CRL is served too, and every step above is in the audit chain.
     let (s, root_crl) = get(&idp.url("/ca/root-crl")).await;
     assert_eq!(s, 200);
@@ -239,7 +256,7 @@ async fn pki_endpoints_answer_openssl(backend: Backend) {
     assert!(ok && out.contains("verify OK"), "{out}");
     let events: Vec<String> =
         idp::store::audit::page(&state.db, 0, 1000).await.unwrap().into_iter().map(|e| e.body.event).collect();
-    for e in ["ca_initialized", "certificate_issued", "certificate_revoked"] {
+    for e in ["ca_initialized", "certificate_issued", "certificate_revoked", "citizen_closed"] {
         assert!(events.iter().any(|x| x == e), "{e} audited: {events:?}");
     }
     idp.stop().await;

@@ -31,6 +31,8 @@ pub enum Event {
     RegistryImported,
     /// A digital ID was issued (account and activation code).
     CitizenIssued,
+    /// A digital ID was closed (death, compromise, the citizen's request).
+    CitizenClosed,
     /// A client failed to authenticate.
     ClientAuthFailed,
     /// A token was revoked.
@@ -92,6 +94,7 @@ impl Event {
             Event::KeyRotated => "key_rotated",
             Event::RegistryImported => "registry_imported",
             Event::CitizenIssued => "citizen_issued",
+            Event::CitizenClosed => "citizen_closed",
             Event::ClientAuthFailed => "client_auth_failed",
             Event::TokenRevoked => "token_revoked",
             Event::AssertionReplayed => "assertion_replayed",

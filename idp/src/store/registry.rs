@@ -168,3 +168,43 @@ pub async fn issue(
     })
     .await
 }
+
+/// Closes an account: its sessions end and its grants (refresh-token families) are revoked in
+/// the same transaction, so nothing it opened keeps working. `false` if it was already closed.
+pub async fn close_account(db: &Db, account_id: &str, now: UnixTime) -> Result<bool> {
+    let account_id = account_id.to_owned();
+    db.write(move |mut tx| {
+        Box::pin(async move {
+            let done = query("UPDATE accounts SET status = 'closed' WHERE id = $1 AND status <> 'closed'")
+                .bind(&account_id)
+                .execute(&mut tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            query("UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND ended_at IS NULL")
+                .bind(now)
+                .bind(&account_id)
+                .execute(&mut tx)
+                .await?;
+            query("UPDATE grants SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(&account_id)
+                .execute(&mut tx)
+                .await?;
+            Ok(true)
+        })
+    })
+    .await
+}
+
+/// CIDs whose person the registry records as deceased while their digital ID is still open.
+pub async fn deceased_with_open_accounts(db: &Db) -> Result<Vec<String>> {
+    let rows = query(
+        "SELECT a.cid FROM accounts a JOIN persons p ON p.cid = a.cid \
+         WHERE p.status = 'deceased' AND a.status <> 'closed' ORDER BY a.cid",
+    )
+    .fetch_all(&mut db.reader().await?)
+    .await?;
+    rows.iter().map(|r| r.try_get("cid")).collect()
+}
