@@ -206,6 +206,119 @@ async fn sign_through_the_flow(backend: Backend) {
     assert_eq!(s, 400, "{why}");
     assert_eq!(result(&idp.base, &at, third["request_id"].as_str().unwrap()).await.1["status"], "pending");
 
+    // An approval made for one request is refused for another (its challenge commits to the
+    // first request's documents), and neither is signed by it.
+    let (_, a) = create(&idp.base, Some(&at), &body).await;
+    let mut other_docs = body.clone();
+    other_docs["documents"][0]["digest"] = sha256_hex(b"a different contract").into();
+    let (_, bq) = create(&idp.base, Some(&at), &other_docs).await;
+    let (a_id, b_id) = (a["request_id"].as_str().unwrap(), bq["request_id"].as_str().unwrap());
+    let csrf = b.csrf(&format!("/sign/approve?req={a_id}")).await;
+    let (_, start) = b.post_json("/sign/approve/start", &csrf, json!({"req": a_id})).await;
+    let cred = key.get(&b.base, &start["options"]);
+    let (s, _) = b
+        .post_json(
+            "/sign/approve/finish",
+            &csrf,
+            json!({"ceremony": start["ceremony"], "req": b_id, "credential": cred}),
+        )
+        .await;
+    assert_eq!(s, 400, "an approval for other digests");
+    // The ceremony was consumed by that attempt: the same assertion cannot be replayed for A.
+    let (s, _) = b
+        .post_json(
+            "/sign/approve/finish",
+            &csrf,
+            json!({"ceremony": start["ceremony"], "req": a_id, "credential": cred}),
+        )
+        .await;
+    assert_eq!(s, 400, "a replayed approval");
+    for id in [a_id, b_id] {
+        assert_eq!(result(&idp.base, &at, id).await.1["status"], "pending", "nothing signed");
+    }
+
+    // An expired request cannot be approved, and the agency sees it expired.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&idp.db.url).await.unwrap();
+    sqlx::query("UPDATE sign_requests SET expires_at = 1 WHERE id = $1").bind(a_id).execute(&pool).await.unwrap();
+    pool.close().await;
+    let (s, _) = approve(&b, &mut key, &format!("{}/sign/approve?req={a_id}", idp.base)).await;
+    assert_eq!(s, 400, "expired");
+    assert_eq!(result(&idp.base, &at, a_id).await.1["status"], "expired");
+
+    // After its certificate is revoked, a citizen's next signature comes from a new certificate:
+    // the revoked one never signs again.
+    let first_serial = done["certificate_serial"].as_str().unwrap().to_string();
+    idp::pki::revoke(state, &first_serial, idp::pki::Reason::KeyCompromise, "operator", idp::domain::now())
+        .await
+        .unwrap();
+    let (s, fin) = approve(&b, &mut key, bq["approve_url"].as_str().unwrap()).await;
+    assert_eq!(s, 200, "{fin}");
+    let (_, later) = result(&idp.base, &at, b_id).await;
+    assert_ne!(later["certificate_serial"].as_str().unwrap(), first_serial);
+
+    // A tampered CMS does not verify.
+    let mut der =
+        base64::engine::general_purpose::STANDARD.decode(later["signatures"][0]["cms"].as_str().unwrap()).unwrap();
+    // Flip a bit of the signed messageDigest attribute (the document's SHA-256 inside the CMS).
+    let contract = b"a different contract";
+    let digest = ring::digest::digest(&ring::digest::SHA256, contract);
+    let at_digest = der.windows(32).position(|w| w == digest.as_ref()).expect("the digest is in the signed attributes");
+    der[at_digest] ^= 0x01;
+    std::fs::write(d.join("tampered.p7s"), der).unwrap();
+    std::fs::write(d.join("doc0"), contract).unwrap();
+    std::fs::write(
+        d.join("untampered.p7s"),
+        base64::engine::general_purpose::STANDARD.decode(later["signatures"][0]["cms"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let (ok, out) = openssl(
+        d,
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "untampered.p7s",
+            "-content",
+            "doc0",
+            "-CAfile",
+            "root.pem",
+            "-out",
+            "/dev/null",
+        ],
+    );
+    assert!(ok, "the new certificate's signature verifies: {out}");
+    let (ok, _) = openssl(
+        d,
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "tampered.p7s",
+            "-content",
+            "doc0",
+            "-CAfile",
+            "root.pem",
+            "-out",
+            "/dev/null",
+        ],
+    );
+    assert!(!ok, "a tampered CMS must not verify");
+
+    // A closed digital ID signs nothing.
+    let (_, last) = create(&idp.base, Some(&at), &body).await;
+    let cid = idp::domain::cid::Cid::parse("10101001234").unwrap();
+    state.close_citizen(&cid, idp::app::CloseReason::Compromised, "operator", idp::domain::now()).await.unwrap();
+    let (s, _) = approve(&b, &mut key, last["approve_url"].as_str().unwrap()).await;
+    assert_eq!(s, 400, "closed");
+    assert_eq!(result(&idp.base, &at, last["request_id"].as_str().unwrap()).await.1["status"], "pending");
+
     let events: Vec<String> =
         idp::store::audit::page(&state.db, 0, 1000).await.unwrap().into_iter().map(|e| e.body.event).collect();
     for e in ["sign_requested", "sign_approved", "sign_refused", "certificate_issued"] {
