@@ -24,6 +24,16 @@
 //! - [`ocsp`]: [`ocsp::OcspResponder::respond`] answers a DER RFC 6960 `OCSPRequest` (SHA-1 or
 //!   SHA-256 CertIDs, nonce echoed) with a BasicOCSPResponse signed by the delegated responder,
 //!   the statuses coming from the caller's records.
+//! - [`verify`]: [`verify::Verifier::verify`] checks a detached CAdES-B-B/B-T signature as a
+//!   relying party must — one SignerInfo, SHA-256 and ECDSA P-256, the signed attributes
+//!   (content-type, message-digest against the document's digest, signing-time,
+//!   signingCertificateV2), the signature, the path to the caller's roots valid at the signing
+//!   time, the signature-time-stamp (TSA signature, EKU, path, imprint over the signature value),
+//!   and revocation from the caller's [`verify::RevocationStatus`] — and returns a
+//!   [`verify::Report`]: valid or the failing check ([`verify::Failure`]), the signer's name
+//!   attributes (the `IDCBT-<CID>` serialNumber separately, so it can be withheld), the
+//!   certificate serial, claimed and timestamped signing times, the TSA, and the certificate's
+//!   status at the signing time. Judged against signatures made by `openssl cms -sign -cades`.
 //! - [`CaKey`]: the signing seam, used for every signature above. Two implementations:
 //!   [`SoftwareKey`] (in memory) and [`pkcs11::Pkcs11Key`] (in a PKCS#11 token). The signature
 //!   algorithm is a method (ECDSA P-256 with SHA-256 by default) so that RSA can be added
@@ -61,7 +71,10 @@
 //!   has one mutex-guarded session, and a lost session is an error until it is reopened).
 //! - An RSA [`CaKey`] (sha256WithRSAEncryption) and its branch in the signature self-check.
 //! - The HTTP routes, CSC-style signing requests approved with a passkey, PAdES, and the
-//!   verification API (`idp verify`).
+//!   verification endpoint and CLI (`idp verify`) on top of [`verify`].
+//! - [`verify`]: timestamps signed with the older ESS signingCertificate (SHA-1, what
+//!   `openssl ts` writes by default), several signature-time-stamps, RSA, and archive
+//!   timestamps (B-LTA) for signatures whose TSA certificate was later revoked.
 #![forbid(unsafe_code)]
 
 pub mod ca;
@@ -77,6 +90,7 @@ pub mod ocsp;
 pub mod pkcs11;
 mod signed_data;
 pub mod tsa;
+pub mod verify;
 
 pub use ca::{Credential, Hierarchy, HierarchyParams, IssuingCa, KeyRef, KeySource, KeySources, certificate_pem};
 pub use cert::Endpoints;

@@ -34,9 +34,9 @@ use crate::signed_data::{self, Content, Signer, content_info, parse_content_info
 
 /// `MessageImprint` (RFC 3161 2.4.1).
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-struct MessageImprint {
-    hash_algorithm: AlgorithmIdentifierOwned,
-    hashed_message: OctetString,
+pub(crate) struct MessageImprint {
+    pub(crate) hash_algorithm: AlgorithmIdentifierOwned,
+    pub(crate) hashed_message: OctetString,
 }
 
 /// `TimeStampReq` (RFC 3161 2.4.1). `version` is read as a number so that a wrong version is
@@ -55,14 +55,14 @@ struct TimeStampReq {
     extensions: Option<Extensions>,
 }
 
-/// `TSTInfo` (RFC 3161 2.4.2).
+/// `TSTInfo` (RFC 3161 2.4.2). The verifier ([`crate::verify`]) reads the imprint and genTime.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-struct TstInfo {
+pub(crate) struct TstInfo {
     version: u32,
     policy: ObjectIdentifier,
-    message_imprint: MessageImprint,
+    pub(crate) message_imprint: MessageImprint,
     serial_number: Int,
-    gen_time: GeneralizedTime,
+    pub(crate) gen_time: GeneralizedTime,
     #[asn1(optional = "true")]
     accuracy: Option<Accuracy>,
     #[asn1(default = "Default::default")]
@@ -77,7 +77,7 @@ struct TstInfo {
 
 /// `Accuracy` (RFC 3161 2.4.2).
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-struct Accuracy {
+pub(crate) struct Accuracy {
     #[asn1(optional = "true")]
     seconds: Option<u32>,
     #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
