@@ -633,3 +633,78 @@ fn openssl_reads_ocsp_answers_good_revoked_and_the_refusals() {
     let run = openssl(&["ocsp", "-respin", &resp, "-resp_text"]);
     assert!(run.output.contains("internalerror (2)"), "{}", run.output);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The verifier judged the other way round: signatures OpenSSL made, checked by `signer::verify`.
+
+#[test]
+fn the_verifier_accepts_a_cades_signature_made_by_openssl_and_refuses_it_for_another_document() {
+    use signer::verify::{Failure, StatusAtSigningTime, Verifier};
+    use signer::x509_cert::name::Name;
+    use signer::x509_cert::serial_number::SerialNumber;
+
+    if !openssl_available() {
+        return;
+    }
+    let now = now();
+    let h = Hierarchy::generate(&params(true), now).unwrap();
+    let key = citizen::generate_key().unwrap();
+    let cert =
+        citizen::issue_signing_certificate(h.issuing_ca(), &key.public_key, &karma(), now, Duration::from_secs(86_400))
+            .unwrap();
+    let pki = Pki::new();
+    let cert_pem = pki.cert("citizen.pem", &cert);
+    let key_der = pki.write("citizen.key.der", key.private_key.as_bytes());
+    let issuing = pki.cert("issuing.pem", h.issuing().certificate());
+    let document = b"Business licence application: Tashi Delek Handicrafts, Paro".to_vec();
+    let doc = pki.write("doc.txt", &document);
+    let other_doc = pki.write("other.txt", b"Business licence application: another shop");
+
+    let sign = |input: &str, out: &str| {
+        let out = pki.dir.path().join(out).to_str().unwrap().to_owned();
+        let run = openssl(&[
+            "cms",
+            "-sign",
+            "-binary",
+            "-in",
+            input,
+            "-signer",
+            &cert_pem,
+            "-inkey",
+            &key_der,
+            "-keyform",
+            "DER",
+            "-certfile",
+            &issuing,
+            "-outform",
+            "DER",
+            "-out",
+            &out,
+            "-md",
+            "sha256",
+            "-cades",
+        ]);
+        assert!(run.ok, "openssl cms -sign: {}", run.output);
+        std::fs::read(out).unwrap()
+    };
+    let signature = sign(&doc, "sig.p7s");
+    let signature_of_other = sign(&other_doc, "other.p7s");
+
+    let roots = [h.root().certificate().clone()];
+    let good = |_: &SerialNumber, _: &Name| CertStatus::Good;
+    let verifier = Verifier::new(&roots, &good);
+    // OpenSSL wrote its own clock's time: verify a little later.
+    let at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64 + 60;
+
+    let report = verifier.verify(&signature, &Sha256Digest::of(&document), at);
+    assert_eq!(report.verdict, Ok(()), "{report:?}");
+    assert_eq!(report.signer.as_ref().unwrap().serial_number.as_deref(), Some("IDCBT-10101001234"));
+    assert_eq!(report.certificate_serial.as_ref(), Some(cert.tbs_certificate().serial_number()));
+    let claimed = report.claimed_signing_time.unwrap();
+    assert!((now..=at).contains(&claimed), "openssl's signing-time {claimed} within [{now}, {at}]");
+    assert_eq!(report.status_at_signing_time, Some(StatusAtSigningTime::Good));
+
+    // OpenSSL's valid signature, but of another document.
+    let report = verifier.verify(&signature_of_other, &Sha256Digest::of(&document), at);
+    assert_eq!(report.verdict, Err(Failure::DigestMismatch));
+}
