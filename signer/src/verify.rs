@@ -76,6 +76,11 @@ pub const MAX_CLOCK_SKEW: i64 = 300;
 /// bound keeps a hostile certificate bag from making path building expensive.
 const MAX_PATH_LEN: usize = 5;
 
+/// The most certificate signatures one path search may check. Candidates are tried by name and
+/// confirmed by signature, so a signature carrying many certificates with the same names could
+/// otherwise make the search try every ordering of them; a genuine path needs a handful.
+const MAX_SIGNATURE_CHECKS: usize = 64;
+
 /// Where the issuer's records are asked about a certificate: the identity provider answers from
 /// its own tables (or a CRL/OCSP cache), so the library needs no network and no database.
 ///
@@ -408,13 +413,15 @@ impl<'a> Verifier<'a> {
         checked
     }
 
-    /// Every certificate a path may use: the signature's (and a token's) own and the caller's.
+    /// Every certificate a path may use: the caller's first (tried first, so decoys in a
+    /// signature cannot spend the search budget before them), then the signature's (and a
+    /// token's) own.
     fn pool<'c>(&'c self, sd: &'c SignedData, more: &[&'c Certificate]) -> Vec<&'c Certificate> {
         let own = sd.certificates.iter().flat_map(|set| set.0.iter()).filter_map(|choice| match choice {
             CertificateChoices::Certificate(c) => Some(c),
             CertificateChoices::Other(_) => None,
         });
-        own.chain(more.iter().copied()).chain(self.intermediates.iter()).collect()
+        self.intermediates.iter().chain(own).chain(more.iter().copied()).collect()
     }
 
     /// Checks a signature-time-stamp token over `signature_value` and returns its time.
@@ -483,7 +490,8 @@ impl<'a> Verifier<'a> {
         role: Role,
     ) -> Result<Vec<&'c Certificate>, Failure> {
         let mut path = vec![leaf];
-        if !self.extend(&mut path, pool) {
+        let mut budget = MAX_SIGNATURE_CHECKS;
+        if !self.extend(&mut path, pool, &mut budget) {
             return Err(Failure::UntrustedChain("no path of valid signatures to a trusted root"));
         }
         let last = path.len() - 1;
@@ -511,9 +519,10 @@ impl<'a> Verifier<'a> {
     /// Depth-first search for an issuer whose key verifies the last certificate of `path`,
     /// ending at a trust anchor. Names alone are not enough: two hierarchies can use the same
     /// names, so only a verifying signature links a certificate to its issuer.
-    fn extend<'c>(&'c self, path: &mut Vec<&'c Certificate>, pool: &[&'c Certificate]) -> bool {
+    /// Each signature checked spends one unit of `budget`; an exhausted budget ends the search.
+    fn extend<'c>(&'c self, path: &mut Vec<&'c Certificate>, pool: &[&'c Certificate], budget: &mut usize) -> bool {
         let Some(&child) = path.last() else { return false };
-        if let Some(root) = self.roots.iter().find(|root| issued_by(child, root)) {
+        if let Some(root) = self.roots.iter().find(|root| issued_by(child, root, budget)) {
             path.push(root);
             return true;
         }
@@ -521,11 +530,11 @@ impl<'a> Verifier<'a> {
             return false;
         }
         for &candidate in pool {
-            if path.contains(&candidate) || !issued_by(child, candidate) {
+            if path.contains(&candidate) || !issued_by(child, candidate, budget) {
                 continue;
             }
             path.push(candidate);
-            if self.extend(path, pool) {
+            if self.extend(path, pool, budget) {
                 return true;
             }
             path.pop();
@@ -696,11 +705,14 @@ fn check_signature(
     })
 }
 
-/// Whether `issuer`'s subject is `child`'s issuer and its key verifies `child`'s signature.
-fn issued_by(child: &Certificate, issuer: &Certificate) -> bool {
+/// Whether `issuer`'s subject is `child`'s issuer and its key verifies `child`'s signature,
+/// spending one unit of `budget` on the signature (none left: not issued by).
+fn issued_by(child: &Certificate, issuer: &Certificate, budget: &mut usize) -> bool {
     if child.tbs_certificate().issuer() != issuer.tbs_certificate().subject() {
         return false;
     }
+    let Some(left) = budget.checked_sub(1) else { return false };
+    *budget = left;
     let (Ok(tbs), Some(signature)) = (child.tbs_certificate().to_der(), child.signature().as_bytes()) else {
         return false;
     };

@@ -355,3 +355,24 @@ fn a_ca_certificate_is_not_a_document_signing_certificate() {
     let report = verify(&h, &sign_b_b(&h, &c), NOW + 60);
     assert_eq!(failure(&report), Failure::NotASigningCertificate);
 }
+
+#[test]
+fn a_bag_of_same_named_certificates_cannot_make_path_building_explode() {
+    let h = hierarchy();
+    let c = citizen(&h);
+    // Forty issuing CAs from other hierarchies, all named like ours and none chaining to our root:
+    // without the budget the search would try orderings of them; with it, it gives up quickly.
+    let decoys: Vec<Certificate> = (0..40).map(|_| hierarchy().issuing().certificate().clone()).collect();
+    let der = edit(&sign_b_b(&h, &c), |sd| {
+        let mut certs = vec![CertificateChoices::Certificate(c.cert.clone())];
+        certs.extend(decoys.iter().cloned().map(CertificateChoices::Certificate));
+        sd.certificates = Some(CertificateSet::try_from(certs).unwrap());
+    });
+    let report = verify(&h, &der, NOW + 60);
+    assert!(matches!(failure(&report), Failure::UntrustedChain(_)));
+    // The genuine issuing CA among the decoys is still found when the caller supplies it.
+    let roots = [h.root().certificate().clone()];
+    let intermediates = [h.issuing().certificate().clone()];
+    let report = Verifier::new(&roots, &good).with_intermediates(&intermediates).verify(&der, &document(), NOW + 60);
+    assert_eq!(report.verdict, Ok(()));
+}
