@@ -31,9 +31,18 @@
 //!    compromised key can write any time, so any revocation makes the signature invalid (ETSI
 //!    EN 319 102-1 treats it the same way: no proof of existence before the revocation).
 //!
+//!    The TSA's certificate and its CA get no such grace: nothing older than the token proves
+//!    it was made before their revocation, so any revocation there fails the timestamp.
+//!
 //! The report's identity fields are filled as soon as the signer's certificate is found, so an
 //! invalid report can say whose certificate was involved; they are verified facts only when the
 //! verdict is valid.
+//!
+//! Signatures are checked over the DER re-encoding of what was decoded (signed attributes,
+//! to-be-signed certificates): what is verified is exactly what is read. Input that is BER, or
+//! DER with a SET in the wrong order, therefore fails as a bad signature — closed, never open.
+//! Not supported yet (refused, not skipped): tokens bound with the SHA-1 ESS signingCertificate
+//! instead of signingCertificateV2, more than one signature-time-stamp, RSA.
 
 use core::fmt;
 
