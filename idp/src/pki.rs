@@ -591,9 +591,103 @@ pub async fn revoke_account(
     Ok(serials)
 }
 
-/// The root certificate, for code that verifies chains.
-pub fn root_certificate(p: &Pki) -> &Certificate {
-    &p.root
+/// A verified (or refused) signature, as the verification API and `idp verify` report it.
+#[derive(Debug, serde::Serialize)]
+pub struct Verification {
+    /// Whether the signature is valid for the document.
+    pub valid: bool,
+    /// Why not, when it is not.
+    pub reason: Option<String>,
+    /// The signer's name (the certificate's common name).
+    pub signer: Option<String>,
+    /// The signer's CID: only for callers allowed national identifiers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
+    /// The signing certificate's serial (hex).
+    pub certificate_serial: Option<String>,
+    /// The trusted signing time: the timestamp's, else the time the signer claimed.
+    pub signing_time: Option<UnixTime>,
+    /// The time the signer claimed (CMS signing-time).
+    pub claimed_signing_time: Option<UnixTime>,
+    /// The signature timestamp (CAdES-B-T), if any: its time and the TSA.
+    pub timestamp: Option<serde_json::Value>,
+    /// The certificate's status at the signing time: `good`, `revoked later (...)`,
+    /// `revoked (...)` or `unknown`.
+    pub certificate_status: Option<String>,
+}
+
+/// Verifies a detached CMS signature over a document's SHA-256 against this CA, with the
+/// records' revocation status of each certificate on the way (citizen certificates from the
+/// database; this CA's own issuing and TSA certificates are never revoked here).
+pub async fn verify(
+    idp: &Idp,
+    signature: &[u8],
+    document: &signer::Sha256Digest,
+    reveal_cid: bool,
+    now: UnixTime,
+) -> Result<Verification> {
+    use signer::verify::{StatusAtSigningTime, Verifier};
+    let pki = current(idp, now).await?;
+    let roots = [pki.root.clone()];
+    let intermediates = [pki.issuing.certificate().clone()];
+    let ours = [
+        serial_hex(pki.issuing.certificate().tbs_certificate().serial_number()),
+        serial_hex(pki.tsa.certificate().tbs_certificate().serial_number()),
+    ];
+    // The verifier asks synchronously; the records are async. A first pass learns which
+    // certificates it asks about, the second answers from the records.
+    let wanted: Vec<String> = {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let probe = |serial: &SerialNumber, _: &signer::x509_cert::name::Name| {
+            asked.borrow_mut().push(serial_hex(serial));
+            CertStatus::Good
+        };
+        Verifier::new(&roots, &probe).with_intermediates(&intermediates).verify(signature, document, now);
+        asked.into_inner().into_iter().filter(|s| !ours.contains(s)).collect()
+    };
+    let found = store::pki::statuses(&idp.db, &wanted).await?;
+    let issuing_name = pki.issuing.certificate().tbs_certificate().subject().clone();
+    let lookup = |serial: &SerialNumber, issuer: &signer::x509_cert::name::Name| {
+        let hex = serial_hex(serial);
+        if ours.contains(&hex) {
+            return CertStatus::Good;
+        }
+        match found.iter().find(|(s, _, _)| *s == hex) {
+            Some(_) if *issuer != issuing_name => CertStatus::Unknown,
+            None => CertStatus::Unknown,
+            Some((_, None, _)) => CertStatus::Good,
+            Some((_, Some(at), reason)) => {
+                CertStatus::Revoked { revoked_at: *at, reason: stored_reason(reason.as_deref().unwrap_or_default()) }
+            }
+        }
+    };
+    let report = Verifier::new(&roots, &lookup).with_intermediates(&intermediates).verify(signature, document, now);
+    let status = report.status_at_signing_time.map(|s| match s {
+        StatusAtSigningTime::Good => "good".to_string(),
+        StatusAtSigningTime::RevokedLater { revoked_at, reason } => {
+            format!("revoked later, at {revoked_at} ({reason:?})")
+        }
+        StatusAtSigningTime::Revoked { revoked_at, reason } => format!("revoked at {revoked_at} ({reason:?})"),
+        StatusAtSigningTime::Unknown => "unknown".to_string(),
+    });
+    let cid = report
+        .signer
+        .as_ref()
+        .and_then(|n| n.serial_number.as_deref())
+        .and_then(|s| s.strip_prefix("IDCBT-"))
+        .filter(|_| reveal_cid)
+        .map(str::to_string);
+    Ok(Verification {
+        valid: report.is_valid(),
+        reason: report.verdict.as_ref().err().map(|f| f.to_string()),
+        signer: report.signer.as_ref().and_then(|n| n.common_name.clone()),
+        cid,
+        certificate_serial: report.certificate_serial.as_ref().map(serial_hex),
+        signing_time: report.signing_time(),
+        claimed_signing_time: report.claimed_signing_time,
+        timestamp: report.timestamp.as_ref().map(|t| serde_json::json!({"time": t.gen_time, "tsa": t.tsa})),
+        certificate_status: status,
+    })
 }
 
 #[cfg(test)]

@@ -84,7 +84,8 @@ impl Document {
     }
 }
 
-fn parse_digest(s: &str) -> Option<[u8; 32]> {
+/// A SHA-256 digest given as 64 hex digits or base64 / base64url; `None` for anything else.
+pub fn parse_digest(s: &str) -> Option<[u8; 32]> {
     let s = s.trim();
     let bytes = if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         hex::decode(s).ok()?

@@ -305,6 +305,17 @@ async fn ca_commands() {
     assert_eq!(list[0]["reason"], "keyCompromise");
     assert!(list[0]["revoked_at"].is_i64());
     assert!(cli(&env, &["ca", "root-crl"]).contains("valid until"));
+    // `idp verify` says INVALID (exit 1) for a signature that is not one.
+    std::fs::write(dir.path().join("doc.txt"), "a document").unwrap();
+    std::fs::write(dir.path().join("doc.p7s"), [0x30, 0x03, 0x02, 0x01, 0x01]).unwrap();
+    let out = Command::new(idp_binary())
+        .args(["verify", dir.path().join("doc.txt").to_str().unwrap(), dir.path().join("doc.p7s").to_str().unwrap()])
+        .envs(env.iter().cloned())
+        .env_remove("IDP_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("INVALID"));
     assert!(cli(&env, &["audit", "verify"]).contains("intact"));
     // A CA made by the CLI while the server runs is served without a restart.
     assert_eq!(get(&format!("{base}/ca/chain.pem")).await.0, 200);

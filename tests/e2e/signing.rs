@@ -184,6 +184,25 @@ async fn sign_through_the_flow(backend: Backend) {
         assert!(printed.contains("IDCBT-10101001234"), "signed by the citizen's certificate");
     }
 
+    // The verification service: anyone may check a signature; the CID is not told to them.
+    let verify = |sig: &str, document: &[u8]| {
+        let url = idp.url("/sign/verify");
+        let body = json!({"signature": sig, "document": base64::engine::general_purpose::STANDARD.encode(document)});
+        async move { http().post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let v = verify(sigs[0]["cms"].as_str().unwrap(), &application).await;
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["signer"], "Karma Wangchuk");
+    assert!(v.get("cid").is_none(), "no CID for an anonymous caller: {v}");
+    assert_eq!(v["certificate_status"], "good");
+    assert!(v["timestamp"]["time"].is_i64() && v["signing_time"] == v["timestamp"]["time"], "{v}");
+    let v = verify(sigs[0]["cms"].as_str().unwrap(), &annex).await;
+    assert_eq!(v["valid"], false, "another document: {v}");
+    assert!(v["reason"].as_str().unwrap().contains("digest"), "{v}");
+    let r =
+        http().post(idp.url("/sign/verify")).json(&json!({"signature": "%%%", "digest": "00"})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+
     // Refusal reaches the agency too; a refused request cannot be approved.
     let (_, second) = create(&idp.base, Some(&at), &body).await;
     let second_id = second["request_id"].as_str().unwrap();
@@ -256,6 +275,10 @@ async fn sign_through_the_flow(backend: Backend) {
     assert_eq!(s, 200, "{fin}");
     let (_, later) = result(&idp.base, &at, b_id).await;
     assert_ne!(later["certificate_serial"].as_str().unwrap(), first_serial);
+    // A signature timestamped before its certificate was revoked stays valid, and says so.
+    let v = verify(sigs[0]["cms"].as_str().unwrap(), &application).await;
+    assert_eq!(v["valid"], true, "{v}");
+    assert!(v["certificate_status"].as_str().unwrap().starts_with("revoked later"), "{v}");
 
     // A tampered CMS does not verify.
     let mut der =

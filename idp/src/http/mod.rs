@@ -65,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         .route("/revoke", post(token::revoke))
         .route("/sign/requests", post(sign::create))
         .route("/sign/requests/{id}", get(sign::result))
+        .route("/sign/verify", post(sign::verify))
         .route("/sign/approve", get(pages::sign_page))
         .route("/sign/approve/start", post(pages::sign_start))
         .route("/sign/approve/finish", post(pages::sign_finish))

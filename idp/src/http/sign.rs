@@ -60,3 +60,53 @@ pub async fn result(State(idp): State<AppState>, auth: AuthHeader, Path(id): Pat
     let client = agency(&idp, &auth, now).await?;
     Ok(no_store(Json(signing::result(&idp, &client, &id, now).await?).into_response()))
 }
+
+/// The body of `POST /sign/verify`: the detached CMS signature (base64) and either the
+/// document's SHA-256 (hex or base64) or the document itself (base64, within the body limit).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    signature: String,
+    #[serde(default)]
+    digest: Option<String>,
+    #[serde(default)]
+    document: Option<String>,
+}
+
+/// `POST /sign/verify`: anyone may check a signature; the signer's CID is reported only to a
+/// client (bearer token) registered to receive national identifiers.
+pub async fn verify(
+    State(idp): State<AppState>,
+    ip: super::extract::ClientIp,
+    auth: AuthHeader,
+    body: axum::body::Bytes,
+) -> Result<Response> {
+    use base64::Engine;
+    let now = domain::now();
+    idp.pki_limiter.check_key(&ip.0).map_err(|_| Error::RateLimited { retry_after: 1 })?;
+    let reveal_cid =
+        match auth.0.as_deref().and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))) {
+            Some(token) => {
+                let (claims, _) = crate::oidc::verify_bearer(&idp, token.trim(), now).await?;
+                idp.client(&claims.client_id).await?.is_some_and(|c| c.metadata.allow_national_id)
+            }
+            None => false,
+        };
+    let req: VerifyRequest =
+        serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("malformed request: {e}")))?;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let signature =
+        b64.decode(req.signature.trim()).map_err(|_| Error::Invalid("signature must be base64 DER".into()))?;
+    let digest = match (req.digest, req.document) {
+        (Some(d), None) => signing::parse_digest(&d)
+            .map(|d| signer::Sha256Digest::from_bytes(&d))
+            .transpose()?
+            .ok_or_else(|| Error::Invalid("digest must be a SHA-256 digest (hex or base64)".into()))?,
+        (None, Some(doc)) => signer::Sha256Digest::of(
+            &b64.decode(doc.trim()).map_err(|_| Error::Invalid("document must be base64".into()))?,
+        ),
+        _ => return Err(Error::Invalid("send either digest or document".into())),
+    };
+    let v = crate::pki::verify(&idp, &signature, &digest, reveal_cid, now).await?;
+    Ok(no_store(Json(v).into_response()))
+}
