@@ -48,6 +48,7 @@ pub struct CmsSigner<'a> {
     certificate: &'a Certificate,
     key: &'a dyn CaKey,
     chain: &'a [Certificate],
+    signing_time: bool,
 }
 
 impl<'a> CmsSigner<'a> {
@@ -55,7 +56,7 @@ impl<'a> CmsSigner<'a> {
     /// a mix-up in storage fails here and not at every verifier.
     pub fn new(certificate: &'a Certificate, key: &'a dyn CaKey) -> Result<Self> {
         check_key_matches(key, certificate)?;
-        Ok(Self { certificate, key, chain: &[] })
+        Ok(Self { certificate, key, chain: &[], signing_time: true })
     }
 
     /// Certificates to include besides the signer's own — normally the issuing CA, so that a
@@ -65,8 +66,19 @@ impl<'a> CmsSigner<'a> {
         self
     }
 
+    /// Signs for a PDF (PAdES baseline, ETSI EN 319 142-1 5.2.1): the signing-time attribute is
+    /// left out, because PAdES puts the claimed signing time in the signature dictionary's `/M`
+    /// ([`crate::pades::prepare`]) and forbids a second, possibly different, time in the CMS.
+    /// content-type, message-digest and signingCertificateV2 stay; a signature timestamp is
+    /// added the same way ([`CadesSignature::add_signature_timestamp`], PAdES B-T).
+    pub fn for_pades(mut self) -> Self {
+        self.signing_time = false;
+        self
+    }
+
     /// Makes a detached CAdES-B-B signature of the document whose SHA-256 is `document`, with
-    /// signing-time `now` (Unix seconds).
+    /// signing-time `now` (Unix seconds) — or, [`Self::for_pades`], without signing-time, `now`
+    /// then only being the time the certificate must be valid at.
     ///
     /// Refuses to sign when the certificate is not valid at `now`: a signature that every
     /// verifier will reject must not be produced (the caller checks revocation before this).
@@ -77,7 +89,12 @@ impl<'a> CmsSigner<'a> {
         {
             return Err(Error::UnsuitableCertificate("the signing certificate is not valid at the signing time"));
         }
-        let content = Content { content_type: ID_DATA, econtent: None, digest: document, signing_time: Some(now) };
+        let content = Content {
+            content_type: ID_DATA,
+            econtent: None,
+            digest: document,
+            signing_time: self.signing_time.then_some(now),
+        };
         let mut certificates = vec![self.certificate];
         certificates.extend(self.chain.iter());
         let signer = Signer { certificate: self.certificate, key: self.key, certificates };
