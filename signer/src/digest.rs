@@ -31,6 +31,11 @@ impl Sha256Digest {
         Self(Sha256::digest(data).into())
     }
 
+    /// A digest computed here by a hasher, already 32 bytes.
+    pub(crate) fn from_array(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// The 32 digest bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

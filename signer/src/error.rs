@@ -74,6 +74,31 @@ pub enum Error {
         /// Why it failed.
         reason: String,
     },
+    /// A signature field's name, reason, location, signer name or reserved size is unusable, or
+    /// the name is already taken in the document.
+    #[error("invalid signature field {field}: {reason}")]
+    InvalidSignatureField {
+        /// Which setting was rejected (for example `field name`).
+        field: &'static str,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// The input could not be read as a PDF (the parser's message).
+    #[error("invalid PDF: {0}")]
+    InvalidPdf(String),
+    /// The PDF is readable but not one this crate will sign (encrypted, a damaged
+    /// cross-reference, no page, too large, or not prepared for signing).
+    #[error("unsupported PDF: {0}")]
+    UnsupportedPdf(&'static str),
+    /// A CMS signature does not fit the room reserved for it in a prepared PDF: prepare the
+    /// document again with more room.
+    #[error("the signature is {size} bytes but only {reserved} were reserved")]
+    SignatureTooLarge {
+        /// The CMS's size in bytes.
+        size: usize,
+        /// The bytes reserved in the PDF.
+        reserved: usize,
+    },
     /// ASN.1 DER encoding or decoding failed.
     #[error("DER encoding: {0}")]
     Der(#[from] der::Error),

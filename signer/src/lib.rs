@@ -16,6 +16,15 @@
 //!   document's [`Sha256Digest`] with the CAdES-B-B signed attributes (content-type,
 //!   message-digest, signing-time, signingCertificateV2); [`cms::CadesSignature`] takes an
 //!   RFC 3161 token over its signature value as the signature-time-stamp (CAdES-B-T).
+//!   [`cms::CmsSigner::for_pades`] leaves signing-time out, as PAdES requires (the time is the
+//!   PDF signature dictionary's `/M`).
+//! - [`pades`]: PDF signatures in three steps around the citizen's approval —
+//!   [`pades::prepare`] appends an incremental update with an invisible signature field and a
+//!   zero-filled `/Contents` placeholder and returns the [`Sha256Digest`] of its `/ByteRange`;
+//!   the digest is signed like any other ([`cms::CmsSigner::for_pades`], plus a signature
+//!   timestamp for B-T); [`pades::embed`] writes the CMS into the placeholder, giving a PAdES
+//!   B-B or B-T document. Input PDFs are parsed with lopdf (cross-reference tables or streams,
+//!   earlier incremental updates and signatures); encrypted PDFs are refused.
 //! - [`tsa`]: [`tsa::TimestampAuthority::respond`] answers a DER RFC 3161 `TimeStampReq` with a
 //!   `TimeStampResp` (SHA-256 only; rejections carry the RFC's failInfo), and
 //!   [`tsa::TimestampAuthority::timestamp`] stamps a digest in-process for B-T signatures.
@@ -52,7 +61,9 @@
 //! token or a mismatched key fails here and not at a relying party. Each protocol's output is
 //! judged in the tests by the `openssl` command line (`cms -verify -cades`, `ts -verify`,
 //! `crl`, `verify -crl_check`, `ocsp -respin`) — with software keys, and with token keys in a
-//! throwaway SoftHSM2 token when `TEST_SOFTHSM2=1` (`.ci/softhsm2` installs SoftHSM2).
+//! throwaway SoftHSM2 token when `TEST_SOFTHSM2=1` (`.ci/softhsm2` installs SoftHSM2). Signed
+//! PDFs are judged by poppler's `pdfsig` and pyHanko's `pyhanko sign validate` when
+//! `TEST_PDF_TOOLS=1` (`.ci/pdf-tools` installs them).
 //!
 //! Software private keys come back as [`PrivateKeyDer`] (PKCS#8 DER, zeroized on drop, redacted
 //! in `Debug`). **This library never writes keys anywhere** except token keys into their token:
@@ -70,11 +81,14 @@
 //! - A pool of PKCS#11 sessions, and reopening a token whose session was lost (today each token
 //!   has one mutex-guarded session, and a lost session is an error until it is reopened).
 //! - An RSA [`CaKey`] (sha256WithRSAEncryption) and its branch in the signature self-check.
-//! - The HTTP routes, CSC-style signing requests approved with a passkey, PAdES, and the
-//!   verification endpoint and CLI (`idp verify`) on top of [`verify`].
+//! - The identity provider now mounts the routes, the passkey-approved signing requests and the
+//!   verification endpoint and CLI; the relying-party SDK calling [`pades`] around a signing
+//!   request is still to come.
 //! - [`verify`]: timestamps signed with the older ESS signingCertificate (SHA-1, what
 //!   `openssl ts` writes by default), several signature-time-stamps, RSA, and archive
 //!   timestamps (B-LTA) for signatures whose TSA certificate was later revoked.
+//! - PAdES B-LT/B-LTA (a DSS with certificates, OCSP responses and CRLs, and a document
+//!   timestamp), and a visible signature appearance.
 #![forbid(unsafe_code)]
 
 pub mod ca;
@@ -87,6 +101,7 @@ mod error;
 mod key;
 mod name;
 pub mod ocsp;
+pub mod pades;
 pub mod pkcs11;
 mod signed_data;
 pub mod tsa;
