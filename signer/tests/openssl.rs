@@ -24,6 +24,7 @@ use signer::x509_cert::Certificate;
 use signer::x509_cert::der::{Encode, EncodePem, pem};
 use signer::{Endpoints, Hierarchy, HierarchyParams, Sha256Digest, SoftwareKey, certificate_pem};
 
+mod pdf_tools;
 mod softhsm2;
 
 const TEST_POLICY: &str = "1.3.6.1.4.1.32473.1"; // RFC 5612 documentation arc
