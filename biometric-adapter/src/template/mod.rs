@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! bytes ──parse──▶ Record ──write──▶ the same bytes
+//! values ──Record::new──▶ Record (checked by the same rules)
 //! ```
 //!
 //! A record is a header (format, record length, capture equipment, image size and resolution) and
@@ -33,6 +34,7 @@
 //! Angles stay in the record's unit ([`Angle::raw`]); [`Angle::degrees`] converts. Both standards
 //! measure counter-clockwise from the positive x axis.
 
+mod build;
 mod error;
 mod model;
 mod parse;
@@ -41,6 +43,7 @@ mod write;
 #[cfg(test)]
 mod fixture_tests;
 
+pub use build::RecordHeader;
 pub use error::ParseError;
 pub use model::{
     Angle, BlockLengths, CaptureEquipment, Core, CoresAndDeltas, Delta, ExtendedBlock, FingerPosition, FingerView,

@@ -1,10 +1,11 @@
 //! The typed model of a finger minutiae record.
 //!
-//! Every value here was read from a record by [`parse`](fn@super::parse), which validated it; the
-//! containers ([`Record`], [`FingerView`], [`CoresAndDeltas`]) and [`Angle`] have private fields so
-//! nothing else can build one. That is what lets [`write`](fn@super::write) be infallible and exact:
-//! it only ever re-encodes what a successful parse accepted. (Building records from scratch — the
-//! device simulator — is a later slice and will get a validating builder.)
+//! Every record here was either read by [`parse`](fn@super::parse) or built by [`Record::new`],
+//! and both validate; the containers ([`Record`], [`FingerView`], [`CoresAndDeltas`]) and [`Angle`]
+//! have private fields so nothing else can make one. That is what lets
+//! [`write`](fn@super::write) be infallible and exact: it only ever encodes what a successful parse
+//! would have accepted. ([`FingerView::new`] and [`CoresAndDeltas::new`] make unchecked parts;
+//! only [`Record::new`], which checks them, turns them into a record.)
 
 use std::fmt::Write as _;
 
@@ -54,6 +55,11 @@ impl Angle {
     /// The byte as stored, in the record format's unit.
     pub fn raw(self) -> u8 {
         self.raw
+    }
+
+    /// The format whose unit [`Angle::raw`] is in.
+    pub fn format(self) -> Format {
+        self.format
     }
 
     /// The angle in degrees, counter-clockwise from the positive x axis.

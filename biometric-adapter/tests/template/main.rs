@@ -6,6 +6,7 @@
 // Test helpers outside #[test] functions may panic too (clippy.toml only covers the tests).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod builder;
 mod cli;
 mod fixtures;
 mod fuzz;
