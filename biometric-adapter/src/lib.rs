@@ -8,21 +8,30 @@
 //!   minutiae traced along a ridge-flow field, and captures degraded as [`population::NoiseParams`]
 //!   says (rotation, translation, elastic distortion, noise, lost and spurious minutiae, a crop)
 //!   with a quality score that tracks the damage — turned into ISO records;
+//! - [`matcher`]: 1:1 comparison of fingers (minutia-pair alignment, rotation and translation
+//!   invariant), scores mapped to false match rates calibrated on the population, multi-finger
+//!   fusion, and 1:N identification through a triplet index with a shortlist verified on all cores
+//!   (the algorithm is in the module's docs);
 //! - one error type, [`Error`];
 //! - the `biometric-adapter` binary: `biometric-adapter template show FILE` prints a record as JSON.
 //!
 //! Still to come (see the enrolment issue and `DESIGN.md`, "Enrolment and biometrics"), and not
 //! pretended here:
-//! - ISO/IEC 19794-4 finger image decoding and minutiae extraction;
+//! - ISO/IEC 19794-4 finger image decoding and minutiae extraction (`template extract`);
+//! - `template compare` in the binary;
 //! - the MOSIP SBI 0.9.5 device protocol client (discovery, device info, RCAPTURE, CAPTURE) that
 //!   verifies the device's JWS signatures against trusted device-provider CAs;
-//! - the device simulator binary: an SBI HTTP service over [`population`];
-//! - the 1:1 / 1:N matcher with multi-finger fusion and quality checks, the `Abis` trait with a
-//!   built-in implementation and an HTTP connector for an external ABIS — and with it
-//!   `template compare`, which the binary deliberately does not offer yet.
+//! - the device simulator binary: an SBI HTTP service over [`population`], with planted
+//!   duplicates;
+//! - the `Abis` trait over [`matcher::Gallery`] (built from the database on start) and an HTTP
+//!   connector for an external ABIS; quality checks that refuse poor captures with the reason;
+//! - scale: the gallery keeps its index in memory and its shortlist verification is linear in the
+//!   shortlist; galleries of millions of fingers (the programme's phase one) need the index's
+//!   memory layout and shortlist sizes revisited against the issue's performance targets.
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod matcher;
 pub mod population;
 pub mod template;
 
