@@ -13,12 +13,12 @@
 //!   fusion, and 1:N identification through a triplet index with a shortlist verified on all cores
 //!   (the algorithm is in the module's docs);
 //! - one error type, [`Error`];
-//! - the `biometric-adapter` binary: `biometric-adapter template show FILE` prints a record as JSON.
+//! - the `biometric-adapter` binary: `template show FILE` prints a record as JSON,
+//!   `template compare A B [--fmr RATE] [--json]` prints the scores and the decision.
 //!
 //! Still to come (see the enrolment issue and `DESIGN.md`, "Enrolment and biometrics"), and not
 //! pretended here:
 //! - ISO/IEC 19794-4 finger image decoding and minutiae extraction (`template extract`);
-//! - `template compare` in the binary;
 //! - the MOSIP SBI 0.9.5 device protocol client (discovery, device info, RCAPTURE, CAPTURE) that
 //!   verifies the device's JWS signatures against trusted device-provider CAs;
 //! - the device simulator binary: an SBI HTTP service over [`population`], with planted

@@ -1,8 +1,9 @@
 //! `biometric-adapter`: command-line tools over the biometric-adapter library.
 //!
-//! `template show FILE` validates a finger minutiae record and prints it as JSON. There is no
-//! `template compare`: comparing needs the matcher, which is a later slice, and a command that
-//! printed a made-up score would be worse than none.
+//! - `template show FILE` validates a finger minutiae record and prints it as JSON;
+//! - `template compare A B` compares two records' fingers with the matcher and prints the score
+//!   and the decision at a target false match rate (`--json` for machines). Like `cmp`, it exits
+//!   with 0 for a match, 1 for no match and 2 when something is wrong with the input.
 #![forbid(unsafe_code)]
 
 use std::{
@@ -11,7 +12,10 @@ use std::{
     process::ExitCode,
 };
 
-use biometric_adapter::template;
+use biometric_adapter::{
+    matcher::{self, FalseMatchRate, FingerTemplate, Subject},
+    template,
+};
 use clap::{Parser, Subcommand};
 
 /// Drukyul ID biometric tools.
@@ -36,41 +40,153 @@ enum TemplateCmd {
         /// The record file (zero padding after the record is allowed).
         file: PathBuf,
     },
+    /// Compare the fingers of two records and decide: match or no match at the target false match
+    /// rate. Fingers are paired by position; two single-finger records are compared whatever
+    /// their positions say. Exit status: 0 match, 1 no match, 2 error.
+    Compare {
+        /// The probe record.
+        a: PathBuf,
+        /// The record to compare it with.
+        b: PathBuf,
+        /// Target false match rate (the share of different fingers, or people, that may match).
+        #[arg(long, default_value_t = FalseMatchRate::default().value())]
+        fmr: f64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Template(TemplateCmd::Show { file }) => show(&file),
+        Command::Template(TemplateCmd::Compare { a, b, fmr, json }) => compare(&a, &b, fmr, json),
     }
 }
 
+fn read_record(file: &Path) -> Result<template::Record, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    template::parse(&bytes).map_err(|e| format!("{}: not a valid finger minutiae record: {e}", file.display()))
+}
+
 fn show(file: &Path) -> ExitCode {
-    let bytes = match std::fs::read(file) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            eprintln!("error: {}: {e}", file.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    let record = match template::parse(&bytes) {
+    let record = match read_record(file) {
         Ok(record) => record,
         Err(e) => {
-            eprintln!("error: {}: not a valid finger minutiae record: {e}", file.display());
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    // Written by hand rather than with println!, which panics when stdout is closed (`| head`).
-    let mut out = std::io::stdout().lock();
-    let written = serde_json::to_writer_pretty(&mut out, &record).map_err(std::io::Error::from).and_then(|()| {
-        writeln!(out)?;
-        out.flush()
-    });
-    match written {
+    let json = match serde_json::to_string_pretty(&record) {
+        Ok(json) => json,
+        Err(e) => {
+            eprintln!("error: writing the JSON: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match print(&json) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: writing the JSON: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Exit status of `compare` when the input is unusable (1 means "no match").
+const TROUBLE: u8 = 2;
+
+fn compare(a: &Path, b: &Path, fmr: f64, json: bool) -> ExitCode {
+    let target = match FalseMatchRate::new(fmr) {
+        Ok(target) => target,
+        Err(e) => {
+            eprintln!("error: --fmr: {e}");
+            return ExitCode::from(TROUBLE);
+        }
+    };
+    let records = match (read_record(a), read_record(b)) {
+        (Ok(ra), Ok(rb)) => (ra, rb),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(TROUBLE);
+        }
+    };
+    let verification = match verify(&records, target) {
+        Ok(verification) => verification,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(TROUBLE);
+        }
+    };
+    if verification.fingers.is_empty() {
+        eprintln!("error: the records have no finger position in common");
+        return ExitCode::from(TROUBLE);
+    }
+    let decision = if verification.is_match { "match" } else { "no match" };
+    let text = if json {
+        let fingers: Vec<serde_json::Value> = verification
+            .fingers
+            .iter()
+            .map(|(finger, score)| serde_json::json!({"finger": finger, "score": score.value()}))
+            .collect();
+        serde_json::json!({
+            "fingers": fingers,
+            "false_match_rate": verification.false_match_rate,
+            "target_fmr": target.value(),
+            "threshold": target.threshold().value(),
+            "decision": decision,
+        })
+        .to_string()
+    } else {
+        let mut text = String::new();
+        for (finger, score) in &verification.fingers {
+            let finger =
+                serde_json::to_value(finger).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            text.push_str(&format!(
+                "{finger}: score {:.1} (single-finger threshold {:.1})\n",
+                score.value(),
+                target.threshold().value()
+            ));
+        }
+        text.push_str(&format!(
+            "{decision} at FMR {:e} (estimated false match rate {:.1e})",
+            target.value(),
+            verification.false_match_rate
+        ));
+        text
+    };
+    match print(&text) {
+        Ok(()) if verification.is_match => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: writing the result: {e}");
+            ExitCode::from(TROUBLE)
+        }
+    }
+}
+
+/// Two single-finger records are compared whatever their positions say (an operator comparing
+/// two files means those two fingers); otherwise fingers are paired by position and fused.
+fn verify(
+    (a, b): &(template::Record, template::Record),
+    target: FalseMatchRate,
+) -> Result<matcher::Verification, biometric_adapter::Error> {
+    if let ([va], [vb]) = (a.views(), b.views()) {
+        let (ta, tb) = (FingerTemplate::from_view(a, va)?, FingerTemplate::from_view(b, vb)?);
+        let fingers = vec![(vb.finger_position(), matcher::compare(&ta, &tb))];
+        let false_match_rate = matcher::fuse(&fingers);
+        return Ok(matcher::Verification { is_match: false_match_rate <= target.value(), fingers, false_match_rate });
+    }
+    Ok(matcher::verify(&Subject::from_record(a)?, &Subject::from_record(b)?, target))
+}
+
+/// Prints `text` and a newline. Written by hand rather than with println!, which panics when
+/// stdout is closed (`| head`); a closed pipe is not an error for the user.
+fn print(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let written = writeln!(out, "{text}").and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }

@@ -67,8 +67,58 @@ fn template_show_names_the_byte_of_a_malformed_record() {
 }
 
 #[test]
-fn there_is_no_compare_until_there_is_a_matcher() {
-    let out = run(&["template", "compare", "a.dat", "b.dat"]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand 'compare'"));
+fn template_compare_matches_the_same_finger_and_not_another() {
+    let (Some(probe), Some(matching), Some(nonmatching)) =
+        (fixture_path(SOURCEAFIS[0]), fixture_path(SOURCEAFIS[1]), fixture_path(SOURCEAFIS[2]))
+    else {
+        return;
+    };
+    let out = run(&["template", "compare", &probe, &matching]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unknown: score "), "{text}");
+    assert!(text.lines().last().unwrap().starts_with("match at FMR 1e-4"), "{text}");
+
+    let out = run(&["template", "compare", &probe, &nonmatching]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).lines().last().unwrap().starts_with("no match at FMR 1e-4"));
+}
+
+#[test]
+fn template_compare_json_carries_the_score_and_the_decision() {
+    let (Some(probe), Some(matching), Some(nonmatching)) =
+        (fixture_path(SOURCEAFIS[0]), fixture_path(SOURCEAFIS[1]), fixture_path(SOURCEAFIS[2]))
+    else {
+        return;
+    };
+    let out = run(&["template", "compare", "--json", "--fmr", "1e-6", &probe, &matching]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["decision"], "match");
+    assert_eq!(json["target_fmr"], 1e-6);
+    let score = json["fingers"][0]["score"].as_f64().unwrap();
+    assert!(score > json["threshold"].as_f64().unwrap());
+    assert_eq!(json["fingers"][0]["finger"], "unknown");
+    assert!(json["false_match_rate"].as_f64().unwrap() < 1e-6);
+
+    let out = run(&["template", "compare", "--json", &probe, &nonmatching]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["decision"], "no match");
+    assert!(json["fingers"][0]["score"].as_f64().unwrap() < json["threshold"].as_f64().unwrap());
+}
+
+#[test]
+fn template_compare_refuses_bad_input_with_status_2() {
+    let (Some(probe), Some(ansi)) = (fixture_path(SOURCEAFIS[0]), fixture_path(ANSI_SAMPLE)) else { return };
+    let out = run(&["template", "compare", &probe, "/nonexistent/b.dat"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/b.dat"));
+    let out = run(&["template", "compare", &probe, &ansi]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid finger minutiae record: byte 4"));
+    let out = run(&["template", "compare", "--fmr", "2", &probe, &probe]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("false match rate"));
+    assert!(out.stdout.is_empty());
 }
