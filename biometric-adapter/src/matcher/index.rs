@@ -11,6 +11,8 @@
 
 use std::f32::consts::PI;
 
+use rayon::prelude::*;
+
 use super::features::FingerTemplate;
 
 /// Neighbours per minutia used for triangles: 4 give 6 triangles per minutia.
@@ -151,6 +153,43 @@ pub(crate) struct TripletIndex {
 }
 
 impl TripletIndex {
+    /// Adds to `hits` the (slot, Hough cell) of every enrolled triangle shaped like `t`.
+    fn hits(&self, t: &Triangle, turns: &[(f32, f32)], hits: &mut Vec<(u32, u32)>) {
+        let mut options = [[0usize; 2]; 6];
+        for ((o, &c), d) in options.iter_mut().zip(&t.coordinates).zip(DIMENSIONS) {
+            *o = two_bins(c, d);
+        }
+        // The 2^6 combinations of nearest and next-nearest bins; a dimension whose two bins
+        // coincide (clamped at an end) is visited once.
+        for combination in 0..64u32 {
+            let mut bins = [0usize; 6];
+            let mut duplicate = false;
+            for (d, (b, pair)) in bins.iter_mut().zip(&options).enumerate() {
+                let choice = (combination >> d & 1) as usize;
+                if choice == 1 && pair[0] == pair[1] {
+                    duplicate = true;
+                }
+                *b = pair[choice];
+            }
+            if duplicate {
+                continue;
+            }
+            let Some(list) = self.postings.get(key(bins)) else { continue };
+            for posting in list {
+                let rotation = posting.reference.wrapping_sub(t.reference);
+                let (sin, cos) = turns.get(usize::from(rotation)).copied().unwrap_or((0.0, 1.0));
+                let (qx, qy) = (f32::from(posting.x) * POSITION_UNIT, f32::from(posting.y) * POSITION_UNIT);
+                let hit = Hit {
+                    slot: posting.slot,
+                    rotation,
+                    tx: qx - (cos * t.x - sin * t.y),
+                    ty: qy - (sin * t.x + cos * t.y),
+                };
+                hits.push((hit.slot, cell(&hit)));
+            }
+        }
+    }
+
     /// Files the triangles of the finger in `slot` (slots are numbered 0, 1, 2 … by the caller,
     /// below 2^24).
     pub(crate) fn insert(&mut self, slot: u32, template: &FingerTemplate) {
@@ -186,44 +225,21 @@ impl TripletIndex {
         if self.postings.is_empty() {
             return out;
         }
-        let mut hits: Vec<Hit> = Vec::new();
-        for t in triangles(probe) {
-            let options: Vec<[usize; 2]> = t.coordinates.iter().zip(DIMENSIONS).map(|(&c, d)| two_bins(c, d)).collect();
-            // The 2^6 combinations of nearest and next-nearest bins; a dimension whose two bins
-            // coincide (clamped at an end) is visited once.
-            for combination in 0..64u32 {
-                let mut bins = [0usize; 6];
-                let mut duplicate = false;
-                for (d, b) in bins.iter_mut().enumerate() {
-                    let choice = (combination >> d & 1) as usize;
-                    let Some(pair) = options.get(d) else { continue };
-                    if choice == 1 && pair[0] == pair[1] {
-                        duplicate = true;
-                    }
-                    *b = pair[choice];
-                }
-                if duplicate {
-                    continue;
-                }
-                let Some(list) = self.postings.get(key(bins)) else { continue };
-                for posting in list {
-                    let rotation = posting.reference.wrapping_sub(t.reference);
-                    let angle = f32::from(rotation) * (2.0 * PI / 256.0);
-                    let (sin, cos) = angle.sin_cos();
-                    let (qx, qy) = (f32::from(posting.x) * POSITION_UNIT, f32::from(posting.y) * POSITION_UNIT);
-                    hits.push(Hit {
-                        slot: posting.slot,
-                        rotation,
-                        tx: qx - (cos * t.x - sin * t.y),
-                        ty: qy - (sin * t.x + cos * t.y),
-                    });
-                }
-            }
-        }
+        // Rotations come in 1/256 turn: their sines and cosines once, not per hit.
+        let turns: Vec<(f32, f32)> = (0..256).map(|r| (r as f32 * (2.0 * PI / 256.0)).sin_cos()).collect();
+        // Every probe triangle's hits, the triangles shared out among the cores.
+        let hits: Vec<(u32, u32)> = triangles(probe)
+            .par_iter()
+            .fold(Vec::new, |mut hits, t| {
+                self.hits(t, &turns, &mut hits);
+                hits
+            })
+            .flatten_iter()
+            .collect();
         // Group the hits by slot (a counting sort: linear in the hits).
         let mut starts = vec![0usize; slots + 1];
-        for h in &hits {
-            if let Some(s) = starts.get_mut(h.slot as usize + 1) {
+        for &(slot, _) in &hits {
+            if let Some(s) = starts.get_mut(slot as usize + 1) {
                 *s += 1;
             }
         }
@@ -235,24 +251,30 @@ impl TripletIndex {
         }
         let mut next = starts.clone();
         let mut cells = vec![0u32; hits.len()];
-        for h in &hits {
-            if let Some(n) = next.get_mut(h.slot as usize)
-                && let Some(c) = cells.get_mut(*n)
+        for &(slot, c) in &hits {
+            if let Some(n) = next.get_mut(slot as usize)
+                && let Some(place) = cells.get_mut(*n)
             {
-                *c = cell(h);
+                *place = c;
                 *n += 1;
             }
         }
-        // Per slot: the largest group of hits within two adjacent cells along every axis.
-        for (slot, votes) in out.iter_mut().enumerate() {
-            let (Some(&from), Some(&to)) = (starts.get(slot), starts.get(slot + 1)) else { continue };
-            let Some(group) = cells.get_mut(from..to) else { continue };
-            if group.is_empty() {
-                continue;
-            }
-            group.sort_unstable();
-            *votes = densest(group);
+        // Per slot: the largest group of hits within two adjacent cells along every axis. The
+        // slots are independent, so all cores share them.
+        let mut groups: Vec<&mut [u32]> = Vec::with_capacity(slots);
+        let mut rest = cells.as_mut_slice();
+        for slot in 0..slots {
+            let size = starts.get(slot + 1).copied().unwrap_or(0) - starts.get(slot).copied().unwrap_or(0);
+            let (group, tail) = rest.split_at_mut(size.min(rest.len()));
+            groups.push(group);
+            rest = tail;
         }
+        out.par_iter_mut().zip(groups).with_min_len(256).for_each_init(Vec::new, |distinct, (votes, group)| {
+            if !group.is_empty() {
+                group.sort_unstable();
+                *votes = densest(group, distinct);
+            }
+        });
         out
     }
 }
@@ -271,28 +293,42 @@ fn cell(h: &Hit) -> u32 {
 }
 
 /// The most hits in any block of 2 × 2 × 2 neighbouring cells (rotation wrapping around), given
-/// the hits' cells sorted.
-fn densest(sorted: &[u32]) -> u32 {
-    let count = |key: u32| -> u32 {
-        let lo = sorted.partition_point(|&c| c < key);
-        let hi = sorted.partition_point(|&c| c <= key);
-        (hi - lo) as u32
-    };
-    let mut best = 0;
-    let mut previous = None;
+/// the hits' cells sorted. For each block's corner cell, the seven other cells are found by
+/// sweeping one cursor per offset through the distinct cells: the cells, and so the targets, come
+/// in increasing order. (Only rotation's wrap-around, from the last step to the first, breaks the
+/// order; those few are looked up by binary search.)
+fn densest(sorted: &[u32], distinct: &mut Vec<(u32, u32)>) -> u32 {
+    distinct.clear();
     for &c in sorted {
-        if previous == Some(c) {
-            continue;
+        match distinct.last_mut() {
+            Some((key, count)) if *key == c => *count += 1,
+            _ => distinct.push((c, 1)),
         }
-        previous = Some(c);
-        let (r, x, y) = (c >> 20, (c >> 10) & 1023, c & 1023);
-        let mut total = 0;
-        for dr in 0..2 {
-            for dx in 0..2 {
-                for dy in 0..2 {
-                    let key = ((r + dr) % ROTATION_CELLS) << 20 | (x + dx).min(1023) << 10 | (y + dy).min(1023);
-                    total += count(key);
-                }
+    }
+    let lookup = |key: u32, from: &mut usize| -> u32 {
+        while distinct.get(*from).is_some_and(|&(k, _)| k < key) {
+            *from += 1;
+        }
+        match distinct.get(*from) {
+            Some(&(k, count)) if k == key => count,
+            _ => 0,
+        }
+    };
+    let search = |key: u32| -> u32 {
+        distinct.binary_search_by_key(&key, |&(k, _)| k).ok().and_then(|i| distinct.get(i)).map_or(0, |&(_, c)| c)
+    };
+    let mut cursors = [0usize; 8];
+    let mut best = 0;
+    for &(key, count) in distinct.iter() {
+        let rotation = key >> 20;
+        let mut total = count;
+        for (o, cursor) in cursors.iter_mut().enumerate().skip(1) {
+            let (dr, dx, dy) = ((o >> 2) as u32, (o >> 1 & 1) as u32, (o & 1) as u32);
+            let shift = dx << 10 | dy;
+            if dr == 1 && rotation + 1 == ROTATION_CELLS {
+                total += search((key & 0x000f_ffff) + shift);
+            } else {
+                total += lookup(key + (dr << 20) + shift, cursor);
             }
         }
         best = best.max(total);
