@@ -118,11 +118,11 @@ pub struct CalibrationReport {
     pub genuine: usize,
     /// Impostor comparisons (first capture against another person's second, same finger).
     pub impostor: usize,
-    /// Genuine scores: mean and the 1st, 5th, 50th percentiles.
+    /// Mean genuine score.
     pub genuine_mean: f32,
     /// 1st, 5th and 50th percentile of the genuine scores.
     pub genuine_percentiles: [f32; 3],
-    /// Impostor scores: mean and the 50th, 99th, 99.9th percentiles and the largest.
+    /// Mean impostor score.
     pub impostor_mean: f32,
     /// 50th, 99th and 99.9th percentile and maximum of the impostor scores.
     pub impostor_percentiles: [f32; 4],
@@ -130,7 +130,8 @@ pub struct CalibrationReport {
     /// smallest score with at most that share of impostors at or above it), the FNMR at it, and
     /// the FNMR at the committed threshold with the FMR measured there.
     pub operating_points: Vec<OperatingPoint>,
-    /// The measured tail at the calibrated points' FMRs, in the form of [`IMPOSTOR_TAIL`].
+    /// The measured tail, `(score, log10 FMR)` at FMR 10⁻¹, 10⁻², …: the form of the committed
+    /// table (`IMPOSTOR_TAIL` in `src/matcher/calibration.rs`).
     pub tail: Vec<(f32, f64)>,
 }
 
@@ -174,7 +175,6 @@ pub fn calibrate(seed: u64, people: u64, fingers: usize, noise: &NoiseParams) ->
         })
         .collect::<Result<_, Error>>()?;
     let genuine: Vec<f32> = captures.par_iter().map(|[a, b]| compare(a, b).value()).collect();
-    let fingers_u64 = fingers as u64;
     let impostor: Vec<f32> = (0..captures.len())
         .into_par_iter()
         .flat_map_iter(|i| {
@@ -184,7 +184,6 @@ pub fn calibrate(seed: u64, people: u64, fingers: usize, noise: &NoiseParams) ->
                 .filter_map(move |j| Some(compare(&captures.get(i)?[0], &captures.get(j)?[1]).value()))
         })
         .collect();
-    let _ = fingers_u64;
     Ok(report(people, fingers, genuine, impostor))
 }
 
