@@ -334,6 +334,39 @@ async fn sign_through_the_flow(backend: Backend) {
     );
     assert!(!ok, "a tampered CMS must not verify");
 
+    // Another active citizen cannot approve a request bound to Pema, not even by ignoring the
+    // allowCredentials the page was given and answering with their own passkey.
+    let pema_code = {
+        let cid = idp::domain::cid::Cid::parse("11512000123").unwrap();
+        state.issue_citizen(&cid, "operator", idp::domain::now()).await.unwrap().activation_code
+    };
+    let pb = Browser::new(&idp.base);
+    citizen::activate(&pb, &mut ResidentSoftPasskey::new(), "11512000123", &pema_code).await;
+    let mut for_pema = body.clone();
+    for_pema["cid"] = "11512000123".into();
+    let (_, fp) = create(&idp.base, Some(&at), &for_pema).await;
+    let fp_id = fp["request_id"].as_str().unwrap();
+    let csrf = b.csrf(&format!("/sign/approve?req={fp_id}")).await;
+    let (s, start) = b.post_json("/sign/approve/start", &csrf, json!({"req": fp_id})).await;
+    assert_eq!(s, 200, "{start}");
+    assert_eq!(
+        start["options"]["publicKey"]["allowCredentials"].as_array().map(Vec::len),
+        Some(1),
+        "Pema's passkey only"
+    );
+    let mut options = start["options"].clone();
+    options["publicKey"]["allowCredentials"] = json!([]);
+    let cred = key.get(&b.base, &options);
+    let (s, _) = b
+        .post_json(
+            "/sign/approve/finish",
+            &csrf,
+            json!({"ceremony": start["ceremony"], "req": fp_id, "credential": cred}),
+        )
+        .await;
+    assert_eq!(s, 400, "Karma's passkey does not approve Pema's request");
+    assert_eq!(result(&idp.base, &at, fp_id).await.1["status"], "pending");
+
     // A closed digital ID signs nothing.
     let (_, last) = create(&idp.base, Some(&at), &body).await;
     let cid = idp::domain::cid::Cid::parse("10101001234").unwrap();
