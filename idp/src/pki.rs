@@ -110,6 +110,18 @@ fn stored_reason(s: &str) -> RevocationReason {
     Reason::parse(s).map(Reason::signer).unwrap_or(RevocationReason::Unspecified)
 }
 
+/// A citizen certificate's status from [`store::pki::statuses`] rows: unknown if it was never
+/// issued here.
+fn recorded_status(found: &[(String, Option<UnixTime>, Option<String>)], serial: &str) -> CertStatus {
+    match found.iter().find(|(s, _, _)| s == serial) {
+        None => CertStatus::Unknown,
+        Some((_, None, _)) => CertStatus::Good,
+        Some((_, Some(at), reason)) => {
+            CertStatus::Revoked { revoked_at: *at, reason: stored_reason(reason.as_deref().unwrap_or_default()) }
+        }
+    }
+}
+
 /// The loaded PKI of a running server.
 pub struct Pki {
     root: Certificate,
@@ -435,16 +447,7 @@ pub async fn ocsp(idp: &Idp, request: &[u8], now: UnixTime) -> Result<Vec<u8>> {
     let pki = current(idp, now).await?;
     let serials: Vec<String> = pki.ocsp.requested_serials(request).iter().map(serial_hex).collect();
     let found = store::pki::statuses(&idp.db, &serials).await?;
-    Ok(pki.ocsp.respond(request, now, |serial| {
-        let hex = serial_hex(serial);
-        match found.iter().find(|(s, _, _)| *s == hex) {
-            None => CertStatus::Unknown,
-            Some((_, None, _)) => CertStatus::Good,
-            Some((_, Some(at), reason)) => {
-                CertStatus::Revoked { revoked_at: *at, reason: stored_reason(reason.as_deref().unwrap_or_default()) }
-            }
-        }
-    })?)
+    Ok(pki.ocsp.respond(request, now, |serial| recorded_status(&found, &serial_hex(serial)))?)
 }
 
 /// Answers a DER RFC 3161 timestamp request.
@@ -652,14 +655,7 @@ pub async fn verify(
         if ours.contains(&hex) {
             return CertStatus::Good;
         }
-        match found.iter().find(|(s, _, _)| *s == hex) {
-            Some(_) if *issuer != issuing_name => CertStatus::Unknown,
-            None => CertStatus::Unknown,
-            Some((_, None, _)) => CertStatus::Good,
-            Some((_, Some(at), reason)) => {
-                CertStatus::Revoked { revoked_at: *at, reason: stored_reason(reason.as_deref().unwrap_or_default()) }
-            }
-        }
+        if *issuer != issuing_name { CertStatus::Unknown } else { recorded_status(&found, &hex) }
     };
     let report = Verifier::new(&roots, &lookup).with_intermediates(&intermediates).verify(signature, document, now);
     let status = report.status_at_signing_time.map(|s| match s {

@@ -80,6 +80,14 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthHeader {
     }
 }
 
+impl AuthHeader {
+    /// The token of an `Authorization: Bearer` header (RFC 6750 2.1; the scheme is
+    /// case-insensitive, and clients send both spellings).
+    pub fn bearer(&self) -> Option<&str> {
+        self.0.as_deref().and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))).map(str::trim)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

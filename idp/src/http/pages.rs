@@ -126,6 +126,11 @@ fn with_form_target(resp: &mut Response, target: &str) {
     }
 }
 
+/// The 403 page for a form whose CSRF token is missing or not this browser's.
+fn csrf_refused(idp: &Idp, b: &Browser) -> Response {
+    message(idp, b, StatusCode::FORBIDDEN, "error.title", idp.i18n.t(b.lang(None)).get("error.csrf").to_string(), "")
+}
+
 fn render(tpl: impl Template) -> Response {
     match tpl.render() {
         Ok(html) => Html(html).into_response(),
@@ -575,14 +580,7 @@ async fn person_of(idp: &Idp, account_id: &str) -> Result<Option<domain::registr
 pub async fn consent_submit(State(idp): State<AppState>, b: Browser, form: OAuthForm) -> Result<Response> {
     let now = domain::now();
     if !csrf_ok(&idp, &b, form.get("csrf")) {
-        return Ok(message(
-            &idp,
-            &b,
-            StatusCode::FORBIDDEN,
-            "error.title",
-            idp.i18n.t(b.lang(None)).get("error.csrf").to_string(),
-            "",
-        ));
+        return Ok(csrf_refused(&idp, &b));
     }
     let req = form.get("req").unwrap_or("").to_string();
     let Some(s) = b.session(&idp, now).await? else {
@@ -720,14 +718,7 @@ pub async fn sign_finish(
 /// `POST /sign/refuse` (form: csrf, req): back to the agency with `status=refused`.
 pub async fn sign_refuse(State(idp): State<AppState>, b: Browser, ip: ClientIp, form: OAuthForm) -> Result<Response> {
     if !csrf_ok(&idp, &b, form.get("csrf")) {
-        return Ok(message(
-            &idp,
-            &b,
-            StatusCode::FORBIDDEN,
-            "error.title",
-            idp.i18n.t(b.lang(None)).get("error.csrf").to_string(),
-            "",
-        ));
+        return Ok(csrf_refused(&idp, &b));
     }
     let req = form.get("req").unwrap_or("").to_string();
     match crate::signing::refuse(&idp, &req, &ip.0, domain::now()).await {
@@ -868,14 +859,7 @@ async fn account_form(
     form: &OAuthForm,
 ) -> Result<std::result::Result<SessionRow, Response>> {
     if !csrf_ok(idp, b, form.get("csrf")) {
-        return Ok(Err(message(
-            idp,
-            b,
-            StatusCode::FORBIDDEN,
-            "error.title",
-            idp.i18n.t(b.lang(None)).get("error.csrf").to_string(),
-            "",
-        )));
+        return Ok(Err(csrf_refused(idp, b)));
     }
     match b.session(idp, domain::now()).await? {
         Some(s) => Ok(Ok(s)),
@@ -1024,14 +1008,7 @@ pub async fn logout_get(
 pub async fn logout_post(State(idp): State<AppState>, b: Browser, ip: ClientIp, form: OAuthForm) -> Result<Response> {
     let confirmed = form.get("csrf").is_some();
     if confirmed && !csrf_ok(&idp, &b, form.get("csrf")) {
-        return Ok(message(
-            &idp,
-            &b,
-            StatusCode::FORBIDDEN,
-            "error.title",
-            idp.i18n.t(b.lang(None)).get("error.csrf").to_string(),
-            "",
-        ));
+        return Ok(csrf_refused(&idp, &b));
     }
     let mut params = form.0;
     params.remove("csrf");

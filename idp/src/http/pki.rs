@@ -33,7 +33,9 @@ fn fail(e: Error) -> Response {
     }
 }
 
-fn limit(idp: &crate::app::Idp, ip: &str) -> Result<(), Error> {
+/// One request against the per-IP budget of signature-costing public endpoints (OCSP, TSA,
+/// verification).
+pub(super) fn limit(idp: &crate::app::Idp, ip: &str) -> Result<(), Error> {
     idp.pki_limiter.check_key(&ip.to_string()).map_err(|_| Error::RateLimited { retry_after: 1 })
 }
 

@@ -19,12 +19,8 @@ use crate::{
 /// The agency's client, from a bearer token of its own (client credentials, not a citizen's
 /// token) whose scope includes `sign`.
 async fn agency(idp: &Idp, auth: &AuthHeader, now: i64) -> Result<std::sync::Arc<Client>> {
-    let token = auth
-        .0
-        .as_deref()
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-        .ok_or_else(|| OAuthError::invalid_token("an access token is required"))?;
-    let (claims, grant) = crate::oidc::verify_bearer(idp, token.trim(), now).await?;
+    let token = auth.bearer().ok_or_else(|| OAuthError::invalid_token("an access token is required"))?;
+    let (claims, grant) = crate::oidc::verify_bearer(idp, token, now).await?;
     if grant.is_some()
         || !claims.scope.split(' ').any(|s| s == signing::SIGN_SCOPE)
         || !claims.aud.contains(idp.issuer())
@@ -83,15 +79,14 @@ pub async fn verify(
 ) -> Result<Response> {
     use base64::Engine;
     let now = domain::now();
-    idp.pki_limiter.check_key(&ip.0).map_err(|_| Error::RateLimited { retry_after: 1 })?;
-    let reveal_cid =
-        match auth.0.as_deref().and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))) {
-            Some(token) => {
-                let (claims, _) = crate::oidc::verify_bearer(&idp, token.trim(), now).await?;
-                idp.client(&claims.client_id).await?.is_some_and(|c| c.metadata.allow_national_id)
-            }
-            None => false,
-        };
+    super::pki::limit(&idp, &ip.0)?;
+    let reveal_cid = match auth.bearer() {
+        Some(token) => {
+            let (claims, _) = crate::oidc::verify_bearer(&idp, token, now).await?;
+            idp.client(&claims.client_id).await?.is_some_and(|c| c.metadata.allow_national_id)
+        }
+        None => false,
+    };
     let req: VerifyRequest =
         serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("malformed request: {e}")))?;
     let b64 = &base64::engine::general_purpose::STANDARD;

@@ -186,11 +186,7 @@ pub async fn par(State(idp): State<AppState>, auth: AuthHeader, ip: ClientIp, fo
 /// the form body (RFC 6750 2.2).
 pub async fn userinfo(State(idp): State<AppState>, auth: AuthHeader, body: axum::body::Bytes) -> Result<Response> {
     let now = domain::now();
-    let from_header = auth
-        .0
-        .as_deref()
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-        .map(str::to_string);
+    let from_header = auth.bearer().map(str::to_string);
     let from_body = if body.is_empty() {
         None
     } else {
