@@ -99,6 +99,9 @@ pub struct Idp {
     pub(crate) pki: arc_swap::ArcSwapOption<crate::pki::Pki>,
     /// One (re)load of the PKI at a time.
     pub(crate) pki_reload: tokio::sync::Mutex<()>,
+    /// The PKCS#11 token holding CA keys, logged in on first use and kept (one session per
+    /// process; every key found in it shares that session).
+    pkcs11: std::sync::Mutex<Option<signer::Pkcs11Token>>,
     /// Metrics registry.
     pub metrics: Metrics,
     /// Outbound HTTP (client JWKS, back-channel logout); no redirects, short timeouts.
@@ -167,6 +170,7 @@ impl Idp {
             ),
             pki: arc_swap::ArcSwapOption::empty(),
             pki_reload: tokio::sync::Mutex::new(()),
+            pkcs11: std::sync::Mutex::new(None),
             login_limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
                 NonZeroU32::new(rl.login_per_minute).unwrap_or(NonZeroU32::MIN),
             )),
@@ -419,6 +423,22 @@ impl Idp {
         )
         .await?;
         Ok((kid, at))
+    }
+
+    /// The configured PKCS#11 token, opened and logged in on first use (`pki.pkcs11`).
+    pub(crate) fn pkcs11_token(&self) -> Result<signer::Pkcs11Token> {
+        let mut slot = self.pkcs11.lock().map_err(|_| Error::internal("the PKCS#11 token lock is poisoned"))?;
+        if let Some(token) = slot.as_ref() {
+            return Ok(token.clone());
+        }
+        let c = &self.config.pki.pkcs11;
+        if c.token.is_empty() {
+            return Err(Error::Config("a CA key is in a PKCS#11 token but pki.pkcs11 names none".into()));
+        }
+        let pin = signer::UserPin::new(c.pin.expose().to_owned());
+        let token = signer::Pkcs11Token::open(&c.module, &c.token, &pin)?;
+        *slot = Some(token.clone());
+        Ok(token)
     }
 
     /// Background upkeep: key refresh and purge of expired bookkeeping; runs until `shutdown`.

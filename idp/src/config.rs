@@ -159,6 +159,49 @@ pub struct PkiConfig {
     /// How long a CRL is valid (its nextUpdate), in hours; a new one is made halfway through, or
     /// at once after a revocation.
     pub crl_hours: u32,
+    /// Where `idp ca init` makes the CA's four keys: `software` (sealed under the key-encryption
+    /// key, the default) or `pkcs11` (inside the token `[pki.pkcs11]` names; they never leave
+    /// it). Recorded per key, so a hierarchy keeps working with the store it was made in.
+    pub key_store: CaKeyStore,
+    /// The PKCS#11 token (an HSM; SoftHSM2 in tests) for `key_store = "pkcs11"`.
+    pub pkcs11: Pkcs11Config,
+}
+
+/// Where the CA keys are made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaKeyStore {
+    /// In software, sealed under the key-encryption key.
+    #[default]
+    Software,
+    /// In a PKCS#11 token.
+    Pkcs11,
+}
+
+/// A PKCS#11 token holding CA keys.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pkcs11Config {
+    /// The PKCS#11 library (for SoftHSM2 on Debian `/usr/lib/softhsm/libsofthsm2.so`).
+    pub module: PathBuf,
+    /// The token's label (tokens are found by label: slot numbers change).
+    pub token: String,
+    /// The token user's PIN (`IDP_PKI__PKCS11__PIN`; never logged).
+    pub pin: Secret,
+    /// Prefix of the key labels `idp ca init` makes (`<prefix>-root`, `-issuing`, `-ocsp`,
+    /// `-tsa`); one per hierarchy, e.g. with the year of the key ceremony.
+    pub label_prefix: String,
+}
+
+impl Default for Pkcs11Config {
+    fn default() -> Self {
+        Self {
+            module: PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"),
+            token: String::new(),
+            pin: Secret::default(),
+            label_prefix: "drukyul-ca".into(),
+        }
+    }
 }
 
 impl Default for PkiConfig {
@@ -168,6 +211,8 @@ impl Default for PkiConfig {
             citizen_policy: String::new(),
             certificate_days: 730,
             crl_hours: 24,
+            key_store: CaKeyStore::Software,
+            pkcs11: Pkcs11Config::default(),
         }
     }
 }
@@ -219,6 +264,11 @@ fn default_issuer() -> Url {
     Url::parse("http://localhost:8080").expect("literal URL")
 }
 
+/// Secret settings and the environment variables that set them, read as strings whatever they
+/// look like.
+const SECRET_VARS: [(&str, &str); 3] =
+    [("IDP_KEK", "kek"), ("IDP_ADMIN_TOKEN", "admin_token"), ("IDP_PKI__PKCS11__PIN", "pki.pkcs11.pin")];
+
 /// The configuration's top-level keys (what an `IDP_*` variable may name).
 const TOP_LEVEL_KEYS: [&str; 14] = [
     "issuer",
@@ -262,6 +312,12 @@ impl Config {
                 })
                 .split("__"),
         );
+        // Secrets are taken verbatim: figment would read a PIN like `012345` as the number 12345.
+        for (var, key) in SECRET_VARS {
+            if let Ok(value) = std::env::var(var) {
+                fig = fig.merge(Serialized::default(key, value));
+            }
+        }
         if let Ok(url) = std::env::var("DATABASE_URL")
             && std::env::var_os("IDP_DATABASE_URL").is_none()
         {
@@ -318,6 +374,17 @@ impl Config {
         }
         if p.crl_hours == 0 || p.crl_hours > 24 * 31 {
             return Err(Error::Config("pki.crl_hours must be between 1 and 744".into()));
+        }
+        if p.key_store == CaKeyStore::Pkcs11 {
+            let t = &p.pkcs11;
+            if t.module.as_os_str().is_empty() || t.token.is_empty() || t.pin.expose().is_empty() {
+                return Err(Error::Config(
+                    "pki.key_store = \"pkcs11\" needs pki.pkcs11.module, pki.pkcs11.token and pki.pkcs11.pin".into(),
+                ));
+            }
+            if t.label_prefix.is_empty() || t.label_prefix.len() > 64 {
+                return Err(Error::Config("pki.pkcs11.label_prefix must be 1 to 64 characters".into()));
+            }
         }
         if self.max_body_bytes < 1024 {
             return Err(Error::Config("max_body_bytes must be at least 1024".into()));
@@ -393,6 +460,19 @@ mod tests {
         let mut known = TOP_LEVEL_KEYS.to_vec();
         known.sort();
         assert_eq!(keys, known);
+    }
+
+    #[test]
+    fn a_pkcs11_key_store_needs_its_token() {
+        let mut c = Config::default();
+        c.pki.key_store = CaKeyStore::Pkcs11;
+        assert!(c.validate().is_err(), "no token, no PIN");
+        c.pki.pkcs11.token = "drukyul-ca".into();
+        assert!(c.validate().is_err(), "no PIN");
+        c.pki.pkcs11.pin = Secret::new("024680");
+        c.validate().unwrap();
+        c.pki.pkcs11.label_prefix = String::new();
+        assert!(c.validate().is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use std::{sync::Arc, time::Duration};
 
 use signer::{
-    CaKey, Hierarchy, HierarchyParams, IssuingCa, SoftwareKey,
+    CaKey, Hierarchy, HierarchyParams, IssuingCa, KeyRef, KeySources, SoftwareKey,
     crl::{RevocationReason, RevokedCertificate},
     ocsp::{CertStatus, OcspResponder},
     tsa::TimestampAuthority,
@@ -25,6 +25,7 @@ use signer::{
 
 use crate::{
     app::Idp,
+    config::CaKeyStore,
     domain::{
         UnixTime,
         audit::{Event, NewEntry},
@@ -38,6 +39,14 @@ const ISSUING: &str = "issuing";
 const OCSP: &str = "ocsp";
 const TSA: &str = "tsa";
 const SOFTWARE: &str = "software";
+const PKCS11: &str = "pkcs11";
+
+/// Where a token key is, as `ca_credentials.key_ref` records it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TokenKeyRef {
+    token: String,
+    label: String,
+}
 
 /// How long the root's CRL is valid: it is signed offline (`idp ca root-crl`), so rarely.
 const ROOT_CRL_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -202,6 +211,20 @@ fn open_key(idp: &Idp, row: &CredentialRow) -> Result<Box<dyn CaKey>> {
             let der = zeroize::Zeroizing::new(idp.kek().open(&aad(&row.role), &row.key_ref)?);
             Ok(Box::new(SoftwareKey::from_pkcs8_der(&der)?))
         }
+        PKCS11 => {
+            let at: TokenKeyRef = serde_json::from_slice(&row.key_ref)
+                .map_err(|_| Error::internal(format!("the {} CA key's token reference is unreadable", row.role)))?;
+            let token = idp.pkcs11_token()?;
+            if token.label() != at.token {
+                return Err(Error::Config(format!(
+                    "the {} CA key is in token {:?}, but pki.pkcs11.token is {:?}",
+                    row.role,
+                    at.token,
+                    token.label()
+                )));
+            }
+            Ok(Box::new(token.find_key(&at.label)?))
+        }
         other => {
             Err(Error::Config(format!("the {} CA key is in a {other} key store this server cannot open", row.role)))
         }
@@ -221,6 +244,8 @@ pub struct CertificateSummary {
     pub not_after: UnixTime,
     /// SHA-256 of the DER certificate (hex), to compare out of band.
     pub sha256: String,
+    /// Where its key is: `software` (sealed under the KEK) or `pkcs11` (in the token).
+    pub key_store: String,
 }
 
 fn summary(role: &str, cert: &Certificate) -> Result<CertificateSummary> {
@@ -231,12 +256,28 @@ fn summary(role: &str, cert: &Certificate) -> Result<CertificateSummary> {
         serial: serial_hex(tbs.serial_number()),
         not_after: seconds(&tbs.validity().not_after),
         sha256: hex::encode(ring::digest::digest(&ring::digest::SHA256, &to_der(cert)?)),
+        key_store: String::new(),
     })
 }
 
-/// The private key of a credential this module generated in software.
-fn software_key(c: &signer::Credential) -> Result<&signer::PrivateKeyDer> {
-    c.private_key().ok_or_else(|| Error::internal("expected a software key"))
+/// How a freshly made key is recorded: `(key_store, key_ref)`, a software key sealed under the
+/// KEK (bound to its role), a token key by token and label.
+fn record_key(idp: &Idp, role: &str, key: &KeyRef) -> Result<(String, Vec<u8>)> {
+    match key {
+        KeyRef::Software(der) => Ok((SOFTWARE.into(), idp.kek().seal(&aad(role), der.as_bytes())?)),
+        KeyRef::Pkcs11 { token, label } => {
+            let at = TokenKeyRef { token: token.clone(), label: label.clone() };
+            Ok((PKCS11.into(), serde_json::to_vec(&at).map_err(|e| Error::internal(e.to_string()))?))
+        }
+    }
+}
+
+/// Where `idp ca init` makes the four keys, from `pki.key_store`.
+fn key_sources(idp: &Idp) -> Result<KeySources> {
+    Ok(match idp.config.pki.key_store {
+        CaKeyStore::Software => KeySources::software(),
+        CaKeyStore::Pkcs11 => KeySources::pkcs11(&idp.pkcs11_token()?, &idp.config.pki.pkcs11.label_prefix),
+    })
 }
 
 /// `idp ca init`: makes the hierarchy (software keys, sealed under the KEK), the root's first
@@ -247,24 +288,29 @@ pub async fn init(idp: &Idp, now: UnixTime) -> Result<Vec<CertificateSummary>> {
     }
     let mut params = HierarchyParams::new(endpoints(idp)?);
     params.citizen_policy = citizen_policy(idp)?;
-    let h = Hierarchy::generate(&params, now)?;
+    let h = Hierarchy::generate_with(&params, &key_sources(idp)?, now)?;
     let mut rows = Vec::with_capacity(4);
     let mut out = Vec::with_capacity(4);
     for (role, cred) in [(ROOT, h.root()), (ISSUING, h.issuing()), (OCSP, h.ocsp()), (TSA, h.tsa())] {
+        let (key_store, key_ref) = record_key(idp, role, cred.key())?;
         rows.push(CredentialRow {
             role: role.into(),
             certificate: to_der(cred.certificate())?,
-            key_store: SOFTWARE.into(),
-            key_ref: idp.kek().seal(&aad(role), software_key(cred)?.as_bytes())?,
+            key_store,
+            key_ref,
             created_at: now,
         });
-        out.push(summary(role, cred.certificate())?);
+        out.push(CertificateSummary {
+            key_store: rows[rows.len() - 1].key_store.clone(),
+            ..summary(role, cred.certificate())?
+        });
     }
+    let root_row = rows[0].clone();
     if !store::pki::insert_hierarchy(&idp.db, rows).await? {
         return Err(Error::Invalid("a CA hierarchy already exists (see `idp ca show`)".into()));
     }
-    let root_key = SoftwareKey::from_pkcs8_der(software_key(h.root())?.as_bytes())?;
-    issue_root_crl(idp, h.root().certificate(), &root_key, now).await?;
+    let root_key = open_key(idp, &root_row)?;
+    issue_root_crl(idp, h.root().certificate(), root_key.as_ref(), now).await?;
     idp.audit(
         NewEntry::new(Event::CaInitialized, "operator", format!("ca:{}", out[0].sha256))
             .detail(serde_json::json!({"certificates": out})),
@@ -279,7 +325,12 @@ pub async fn show(idp: &Idp) -> Result<Vec<CertificateSummary>> {
     store::pki::credentials(&idp.db)
         .await?
         .iter()
-        .map(|r| summary(&r.role, &parse_certificate(&r.certificate)?))
+        .map(|r| {
+            Ok(CertificateSummary {
+                key_store: r.key_store.clone(),
+                ..summary(&r.role, &parse_certificate(&r.certificate)?)?
+            })
+        })
         .collect()
 }
 
@@ -324,16 +375,20 @@ async fn load(idp: &Idp, rows: Vec<CredentialRow>, now: UnixTime) -> Result<Pki>
         IssuingCa::new(issuing_cert.clone(), open_key(idp, issuing_row)?, endpoints(idp)?, citizen_policy(idp)?)?;
     let mut ocsp_cert = parse_certificate(&ocsp_row.certificate)?;
     if seconds(&ocsp_cert.tbs_certificate().validity().not_after) - now < OCSP_RENEW_BEFORE.as_secs() as i64 {
-        let key = SoftwareKey::generate()?;
-        let cert =
-            issuing.issue_ocsp_responder("Drukyul ID OCSP Responder", key.public_key().clone(), now, OCSP_VALIDITY)?;
-        let new_row = CredentialRow {
-            role: OCSP.into(),
-            certificate: to_der(&cert)?,
-            key_store: SOFTWARE.into(),
-            key_ref: idp.kek().seal(&aad(OCSP), key.to_pkcs8_der()?.as_bytes())?,
-            created_at: now,
+        // The new key goes where the old one was: an HSM deployment keeps every CA key in it.
+        let (public_key, key) = if ocsp_row.key_store == PKCS11 {
+            let token = idp.pkcs11_token()?;
+            let label = format!("{}-ocsp-{now}", idp.config.pki.pkcs11.label_prefix);
+            let key = token.generate_key(&label)?;
+            (key.public_key().clone(), KeyRef::Pkcs11 { token: token.label().to_owned(), label })
+        } else {
+            let key = SoftwareKey::generate()?;
+            (key.public_key().clone(), KeyRef::Software(key.to_pkcs8_der()?))
         };
+        let cert = issuing.issue_ocsp_responder("Drukyul ID OCSP Responder", public_key, now, OCSP_VALIDITY)?;
+        let (key_store, key_ref) = record_key(idp, OCSP, &key)?;
+        let new_row =
+            CredentialRow { role: OCSP.into(), certificate: to_der(&cert)?, key_store, key_ref, created_at: now };
         if store::pki::replace_credential(&idp.db, &new_row, ocsp_row.created_at).await? {
             idp.audit(
                 NewEntry::new(Event::CaCredentialRenewed, "system", "ca:ocsp")
@@ -353,7 +408,8 @@ async fn load(idp: &Idp, rows: Vec<CredentialRow>, now: UnixTime) -> Result<Pki>
     let ocsp = OcspResponder::new(ocsp_cert, open_key(idp, &ocsp_row)?, &issuing_cert, OCSP_UPDATE)?;
     let policy: ObjectIdentifier =
         idp.config.pki.tsa_policy.parse().map_err(|_| Error::Config("pki.tsa_policy is not an OID".into()))?;
-    let tsa = TimestampAuthority::new(parse_certificate(&tsa_row.certificate)?, open_key(idp, tsa_row)?, policy)?;
+    let tsa = TimestampAuthority::new(parse_certificate(&tsa_row.certificate)?, open_key(idp, tsa_row)?, policy)?
+        .with_chain(vec![issuing_cert.clone()]);
     let chain_pem = format!("{}{}", signer::certificate_pem(&issuing_cert)?, signer::certificate_pem(&root)?);
     Ok(Pki {
         root_der: root_row.certificate.clone(),

@@ -179,6 +179,7 @@ pub struct TimestampAuthority {
     key: Box<dyn CaKey>,
     policy: ObjectIdentifier,
     accuracy_seconds: Option<u32>,
+    chain: Vec<Certificate>,
 }
 
 impl TimestampAuthority {
@@ -195,7 +196,15 @@ impl TimestampAuthority {
             Some((true, eku)) if eku.0 == [ID_KP_TIME_STAMPING] => {}
             _ => return Err(Error::UnsuitableCertificate("a TSA needs a critical EKU of id-kp-timeStamping alone")),
         }
-        Ok(Self { certificate, key, policy, accuracy_seconds: Some(1) })
+        Ok(Self { certificate, key, policy, accuracy_seconds: Some(1), chain: Vec::new() })
+    }
+
+    /// CA certificates (the TSA's issuer, up to but not including the trust anchor) to carry
+    /// beside the TSA's own certificate when a request sets `certReq`, so a validator that has
+    /// only the root (pyHanko, a PDF reader) can build the TSA's path from the token alone.
+    pub fn with_chain(mut self, chain: Vec<Certificate>) -> Self {
+        self.chain = chain;
+        self
     }
 
     /// The accuracy written into tokens, in seconds, or `None` for none. Default: 1 second,
@@ -280,7 +289,8 @@ impl TimestampAuthority {
         let digest = Sha256Digest::of(&tst_der);
         let content =
             Content { content_type: ID_CT_TST_INFO, econtent: Some(&tst_der), digest: &digest, signing_time: None };
-        let certificates = if request.cert_req { vec![&self.certificate] } else { Vec::new() };
+        let certificates =
+            if request.cert_req { std::iter::once(&self.certificate).chain(&self.chain).collect() } else { Vec::new() };
         let signer = Signer { certificate: &self.certificate, key: self.key.as_ref(), certificates };
         content_info(&signed_data::sign(&content, &signer)?)
     }
@@ -416,6 +426,17 @@ mod tests {
         let first = certs.0.get(0);
         assert!(matches!(first, Some(::cms::cert::CertificateChoices::Certificate(c)) if c == h.tsa().certificate()));
         assert!(info.nonce.is_none());
+
+        // With its chain, the issuer rides along after the TSA's own certificate.
+        let tsa = tsa.with_chain(vec![h.issuing().certificate().clone()]);
+        let (sd, _) = tst_info(&answer(&tsa, &request).time_stamp_token.unwrap());
+        let certs: Vec<_> = sd.certificates.unwrap().0.into_vec();
+        assert_eq!(certs.len(), 2);
+        assert!(
+            certs.iter().any(
+                |c| matches!(c, ::cms::cert::CertificateChoices::Certificate(c) if c == h.issuing().certificate())
+            )
+        );
     }
 
     #[test]

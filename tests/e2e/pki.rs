@@ -321,3 +321,144 @@ async fn ca_commands() {
     assert_eq!(get(&format!("{base}/ca/chain.pem")).await.0, 200);
     drop(server);
 }
+
+/// The SoftHSM2 library when the PKCS#11 suite is on (`TEST_SOFTHSM2=1` or `SOFTHSM2_LIB`);
+/// `None`, loudly, when it is off — a failure under `IDP_REQUIRE_ALL_SUITES=1`.
+fn softhsm2() -> Option<String> {
+    let lib = std::env::var("SOFTHSM2_LIB").ok();
+    if lib.is_none() && std::env::var("TEST_SOFTHSM2").as_deref() != Ok("1") {
+        assert!(
+            std::env::var("IDP_REQUIRE_ALL_SUITES").as_deref() != Ok("1"),
+            "TEST_SOFTHSM2 is not set but IDP_REQUIRE_ALL_SUITES=1: the idp's PKCS#11 suite must run"
+        );
+        eprintln!("SKIPPED: idp PKCS#11 suite (set TEST_SOFTHSM2=1; .ci/softhsm2 installs SoftHSM2)");
+        return None;
+    }
+    Some(lib.unwrap_or_else(|| "/usr/lib/softhsm/libsofthsm2.so".into()))
+}
+
+/// `pki.key_store = "pkcs11"`: `idp ca init` makes the four CA keys inside a SoftHSM2 token,
+/// the database keeps only their labels, and the running server signs certificates, CRLs, OCSP
+/// answers and timestamps with them — each judged by openssl. A server pointed at the wrong
+/// token, or with the wrong PIN, signs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ca_keys_in_a_pkcs11_token() {
+    let Some(module) = softhsm2() else { return };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A throwaway token directory: SoftHSM2 reads SOFTHSM2_CONF when the process loads it.
+    std::fs::create_dir(d.join("tokens")).unwrap();
+    let conf = d.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!("directories.tokendir = {}\nobjectstore.backend = file\n", d.join("tokens").display()),
+    )
+    .unwrap();
+    let init = Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", "drukyul-ca", "--pin", "024680", "--so-pin", "13579111"])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .expect("softhsm2-util must be installed");
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+
+    let db = support::fresh_db(Backend::Sqlite).await.unwrap();
+    let port = free_port();
+    let mut env = envs(&db.url, &format!("http://localhost:{port}"), port, d);
+    env.extend([
+        ("SOFTHSM2_CONF".to_string(), conf.display().to_string()),
+        ("IDP_PKI__KEY_STORE".into(), "pkcs11".into()),
+        ("IDP_PKI__PKCS11__MODULE".into(), module),
+        ("IDP_PKI__PKCS11__TOKEN".into(), "drukyul-ca".into()),
+        ("IDP_PKI__PKCS11__PIN".into(), "024680".into()),
+        ("IDP_PKI__PKCS11__LABEL_PREFIX".into(), "ceremony-2026".into()),
+    ]);
+    cli(&env, &["migrate"]);
+    let csv = d.join("registry.csv");
+    std::fs::write(&csv, citizen::CSV).unwrap();
+    cli(&env, &["registry", "import", csv.to_str().unwrap()]);
+    let issued: serde_json::Value =
+        serde_json::from_str(&cli(&env, &["citizen", "issue", "10101001234", "--json"])).unwrap();
+
+    let made: serde_json::Value = serde_json::from_str(&cli(&env, &["ca", "init", "--json"])).unwrap();
+    let stores: Vec<&str> = made.as_array().unwrap().iter().map(|c| c["key_store"].as_str().unwrap()).collect();
+    assert_eq!(stores, ["pkcs11"; 4], "{made}");
+    // The database holds labels, not keys.
+    let rows = {
+        let state = idp::server::build(support::config(&db, port)).await.unwrap();
+        idp::store::pki::credentials(&state.db).await.unwrap()
+    };
+    for r in &rows {
+        assert_eq!(r.key_store, "pkcs11");
+        let at: serde_json::Value = serde_json::from_slice(&r.key_ref).unwrap();
+        assert_eq!(at["token"], "drukyul-ca");
+        assert_eq!(at["label"], format!("ceremony-2026-{}", r.role));
+    }
+    // The token holds them: the same labels again are refused, so a second ceremony cannot
+    // silently shadow the first.
+    let listed = Command::new("pkcs11-tool")
+        .args(["--module", &env.iter().find(|(k, _)| k == "IDP_PKI__PKCS11__MODULE").unwrap().1])
+        .args(["--token-label", "drukyul-ca", "--login", "--pin", "024680", "--list-objects", "--type", "privkey"])
+        .env("SOFTHSM2_CONF", &conf)
+        .output();
+    if let Ok(out) = listed {
+        let text = String::from_utf8_lossy(&out.stdout);
+        for role in ["root", "issuing", "ocsp", "tsa"] {
+            assert!(text.contains(&format!("ceremony-2026-{role}")), "{text}");
+        }
+    }
+
+    // The server signs with the token's keys.
+    let server = start(&env, port).await;
+    let base = format!("http://localhost:{port}");
+    let code = issued["activation_code"].as_str().unwrap();
+    citizen::activate(&citizen::Browser::new(&base), &mut ResidentSoftPasskey::new(), "10101001234", code).await;
+    for (path, file) in [("/ca/root.crt", "root"), ("/ca/issuing.crt", "issuing")] {
+        let (s, der) = get(&format!("{base}{path}")).await;
+        assert_eq!(s, 200);
+        std::fs::write(d.join(format!("{file}.der")), der).unwrap();
+        let (ok, out) =
+            openssl(d, &["x509", "-inform", "DER", "-in", &format!("{file}.der"), "-out", &format!("{file}.pem")]);
+        assert!(ok, "{out}");
+    }
+    let cert: serde_json::Value = serde_json::from_str(&cli(&env, &["ca", "issue", "10101001234", "--json"])).unwrap();
+    std::fs::write(d.join("cert.pem"), cert["pem"].as_str().unwrap()).unwrap();
+    let (ok, out) = openssl(d, &["verify", "-CAfile", "root.pem", "-untrusted", "issuing.pem", "cert.pem"]);
+    assert!(ok, "a citizen certificate signed in the token chains to the root: {out}");
+    assert!(ocsp_status(d, &base).ends_with("good"), "the OCSP responder's token key answers");
+    let (s, crl) = get(&format!("{base}/ca/crl")).await;
+    assert_eq!(s, 200);
+    std::fs::write(d.join("crl.der"), crl).unwrap();
+    let (ok, out) = openssl(d, &["crl", "-inform", "DER", "-in", "crl.der", "-CAfile", "issuing.pem", "-noout"]);
+    assert!(ok && out.contains("verify OK"), "{out}");
+    // A timestamp from the token's TSA key; the token carries the TSA's chain, so the root alone
+    // is enough to verify it.
+    std::fs::write(d.join("doc.txt"), "Trade licence renewal, Phuentsholing").unwrap();
+    let (ok, out) = openssl(d, &["ts", "-query", "-data", "doc.txt", "-sha256", "-cert", "-out", "req.tsq"]);
+    assert!(ok, "{out}");
+    let (s, reply) =
+        post(&format!("{base}/tsa"), "application/timestamp-query", std::fs::read(d.join("req.tsq")).unwrap()).await;
+    assert_eq!(s, 200);
+    std::fs::write(d.join("reply.tsr"), reply).unwrap();
+    let (ok, out) = openssl(d, &["ts", "-verify", "-in", "reply.tsr", "-queryfile", "req.tsq", "-CAfile", "root.pem"]);
+    assert!(ok && out.contains("Verification: OK"), "{out}");
+    cli(&env, &["ca", "revoke", cert["serial"].as_str().unwrap(), "--reason", "keyCompromise"]);
+    assert!(ocsp_status(d, &base).ends_with("revoked"));
+    assert!(cli(&env, &["ca", "root-crl"]).contains("valid until"), "the root signs its CRL in the token");
+    drop(server);
+
+    // Fail closed: the wrong PIN, or another token, and nothing is signed.
+    for (key, value) in [("IDP_PKI__PKCS11__PIN", "000000"), ("IDP_PKI__PKCS11__TOKEN", "not-the-ca")] {
+        let wrong: Vec<(String, String)> =
+            env.iter().map(|(k, v)| (k.clone(), if k == key { value.to_string() } else { v.clone() })).collect();
+        let out = Command::new(idp_binary())
+            .args(["ca", "issue", "10101001234"])
+            .envs(wrong.iter().cloned())
+            .env_remove("IDP_CONFIG")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{key}={value} must not sign");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.to_lowercase().contains("pkcs#11") || err.contains("token"), "{err}");
+    }
+}
