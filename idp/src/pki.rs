@@ -592,7 +592,7 @@ async fn live_or_issue(
 pub async fn sign_digests(
     idp: &Idp,
     account_id: &str,
-    digests: &[signer::Sha256Digest],
+    digests: &[(signer::Sha256Digest, crate::signing::SignatureFormat)],
     now: UnixTime,
 ) -> Result<(String, Vec<Vec<u8>>)> {
     let pki = current(idp, now).await?;
@@ -600,9 +600,14 @@ pub async fn sign_digests(
     let der = zeroize::Zeroizing::new(idp.kek().open(&citizen_aad(&row.serial), &row.sealed_key)?);
     let key = SoftwareKey::from_pkcs8_der(&der)?;
     let chain = [pki.issuing.certificate().clone()];
-    let cms = signer::cms::CmsSigner::new(&cert, &key)?.with_chain(&chain);
+    let cades = signer::cms::CmsSigner::new(&cert, &key)?.with_chain(&chain);
+    let pades = signer::cms::CmsSigner::new(&cert, &key)?.with_chain(&chain).for_pades();
     let mut out = Vec::with_capacity(digests.len());
-    for d in digests {
+    for (d, format) in digests {
+        let cms = match format {
+            crate::signing::SignatureFormat::Cades => &cades,
+            crate::signing::SignatureFormat::Pades => &pades,
+        };
         let mut sig = cms.sign_digest(d, now)?;
         let token = pki.tsa.timestamp(&sig.timestamp_imprint()?, now)?;
         sig.add_signature_timestamp(&token)?;

@@ -53,6 +53,22 @@ pub struct NewDocument {
     pub title: String,
     /// SHA-256 of the document: 64 hex digits, or base64 / base64url.
     pub digest: String,
+    /// What the signature goes into: a detached CMS file (`cades`, the default) or a PDF's
+    /// signature field (`pades`, the digest being that of the PDF's ByteRange).
+    #[serde(default)]
+    pub format: SignatureFormat,
+}
+
+/// The kind of signature a document gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureFormat {
+    /// Detached CAdES-B-T (signing-time among the signed attributes).
+    #[default]
+    Cades,
+    /// CMS for a PDF signature field, PAdES B-T: no signing-time attribute (PAdES puts the
+    /// claimed time in the signature dictionary and forbids a second one in the CMS).
+    Pades,
 }
 
 /// The agency's request (`POST /sign/requests`).
@@ -75,6 +91,9 @@ pub struct Document {
     pub title: String,
     /// SHA-256, lower-case hex.
     pub digest: String,
+    /// The signature's format (absent in requests stored before formats existed: CAdES).
+    #[serde(default)]
+    pub format: SignatureFormat,
 }
 
 impl Document {
@@ -112,7 +131,7 @@ pub fn validate(req: &NewRequest, client: &Client) -> Result<(Vec<Document>, Str
         }
         let digest = parse_digest(&d.digest)
             .ok_or_else(|| Error::Invalid(format!("documents[{i}].digest must be a SHA-256 digest (hex or base64)")))?;
-        docs.push(Document { title: title.to_string(), digest: hex::encode(digest) });
+        docs.push(Document { title: title.to_string(), digest: hex::encode(digest), format: d.format });
     }
     // An exact registered URI only: the citizen's browser is sent there, so anything else
     // would make the signer an open redirector.
@@ -354,8 +373,10 @@ pub async fn approve_finish(
         return Err(Error::Invalid("this request is for another citizen".into()));
     }
     let docs = documents(&r)?;
-    let digests =
-        docs.iter().map(|d| Ok(signer::Sha256Digest::from_bytes(&d.digest_bytes()?)?)).collect::<Result<Vec<_>>>()?;
+    let digests = docs
+        .iter()
+        .map(|d| Ok((signer::Sha256Digest::from_bytes(&d.digest_bytes()?)?, d.format)))
+        .collect::<Result<Vec<_>>>()?;
     let (serial, sigs) = crate::pki::sign_digests(idp, &account.id, &digests, now).await?;
     let b64 = &base64::engine::general_purpose::STANDARD;
     let sigs: Vec<String> = sigs.iter().map(|s| b64.encode(s)).collect();
@@ -416,7 +437,7 @@ mod tests {
     use super::*;
 
     fn doc(title: &str, digest: &str) -> NewDocument {
-        NewDocument { title: title.into(), digest: digest.into() }
+        NewDocument { title: title.into(), digest: digest.into(), format: SignatureFormat::Cades }
     }
 
     #[test]
@@ -432,7 +453,8 @@ mod tests {
 
     #[test]
     fn the_binding_changes_with_every_input() {
-        let docs = vec![Document { title: "Licence".into(), digest: hex::encode([1u8; 32]) }];
+        let docs =
+            vec![Document { title: "Licence".into(), digest: hex::encode([1u8; 32]), format: SignatureFormat::Cades }];
         let base = binding(&[0; 32], "req", &docs).unwrap();
         assert_ne!(base, binding(&[1; 32], "req", &docs).unwrap(), "nonce");
         assert_ne!(base, binding(&[0; 32], "req2", &docs).unwrap(), "request");
@@ -481,7 +503,7 @@ mod tests {
         let good = hex::encode([1u8; 32]);
         let (docs, url, cid) =
             validate(&request(vec![doc("  Licence  ", &good)], back, Some("10101001234")), &c).unwrap();
-        assert_eq!(docs, vec![Document { title: "Licence".into(), digest: good.clone() }]);
+        assert_eq!(docs, vec![Document { title: "Licence".into(), digest: good.clone(), format: SignatureFormat::Cades }]);
         assert_eq!((url.as_str(), cid.map(|c| c.as_str().to_string())), (back, Some("10101001234".into())));
 
         let long = "x".repeat(MAX_TITLE + 1);

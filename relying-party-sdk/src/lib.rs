@@ -11,5 +11,7 @@
 //! Nothing is implemented yet: this crate only reserves its place in the workspace.
 #![forbid(unsafe_code)]
 
+pub mod signing;
+
 /// The crate's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

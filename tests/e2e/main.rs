@@ -10,6 +10,7 @@ mod authenticator;
 mod citizen;
 mod cluster;
 mod flows;
+mod pades;
 mod pki;
 mod recovery;
 mod rp;

@@ -22,7 +22,7 @@ fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
-async fn token(base: &str, id: &str, secret: &str, scope: &str) -> String {
+pub(crate) async fn token(base: &str, id: &str, secret: &str, scope: &str) -> String {
     let r = http()
         .post(format!("{base}/token"))
         .basic_auth(id, Some(secret))
@@ -53,7 +53,7 @@ fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// The citizen's side: the page, then the passkey approval; the finish answer.
-async fn approve(b: &Browser, key: &mut impl Authenticator, approve_url: &str) -> (u16, Value) {
+pub(crate) async fn approve(b: &Browser, key: &mut impl Authenticator, approve_url: &str) -> (u16, Value) {
     let path = approve_url.split_once("/sign/").map(|(_, p)| format!("/sign/{p}")).unwrap();
     let req = path.split("req=").nth(1).unwrap().to_string();
     let (s, _, page) = b.get(&path).await;
@@ -268,7 +268,9 @@ async fn sign_through_the_flow(backend: Backend) {
     // After its certificate is revoked, a citizen's next signature comes from a new certificate:
     // the revoked one never signs again.
     let first_serial = done["certificate_serial"].as_str().unwrap().to_string();
-    idp::pki::revoke(state, &first_serial, idp::pki::Reason::KeyCompromise, "operator", idp::domain::now())
+    // (Times are whole seconds and a revocation in the signing's own second counts as before it,
+    // so the revocation is recorded a second on, as it would be on any human time scale.)
+    idp::pki::revoke(state, &first_serial, idp::pki::Reason::KeyCompromise, "operator", idp::domain::now() + 1)
         .await
         .unwrap();
     let (s, fin) = approve(&b, &mut key, bq["approve_url"].as_str().unwrap()).await;
