@@ -29,6 +29,9 @@ pub enum Error {
     /// The named thing does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The caller is known but their role does not allow this (already audited).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// Too many attempts; retry after the given number of seconds.
     #[error("too many requests; retry after {retry_after} s")]
     RateLimited {

@@ -23,6 +23,7 @@ pub mod app;
 pub mod client_auth;
 pub mod config;
 pub mod domain;
+pub mod enrolment;
 pub mod error;
 pub mod http;
 pub mod i18n;

@@ -51,6 +51,12 @@ enum Command {
     /// Digital-ID accounts.
     #[command(subcommand)]
     Citizen(CitizenCmd),
+    /// Registration centres (where people are enrolled).
+    #[command(subcommand)]
+    Centre(CentreCmd),
+    /// Enrolment officers, supervisors and administrators.
+    #[command(subcommand)]
+    Officer(OfficerCmd),
     /// The audit chain.
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -260,6 +266,54 @@ enum CitizenCmd {
 }
 
 #[derive(Subcommand, Debug)]
+enum CentreCmd {
+    /// Add a registration centre.
+    Add {
+        /// Its code: 2 to 16 upper-case letters, digits and hyphens (THI-01).
+        code: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// The dzongkhag it is in.
+        #[arg(long)]
+        dzongkhag: String,
+    },
+    /// List the centres.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OfficerCmd {
+    /// Give the holder of an active digital ID a role at a centre (replacing any role they had).
+    /// They log in with their own passkeys.
+    Add {
+        /// Citizenship ID (11 digits).
+        cid: String,
+        /// The centre's code.
+        #[arg(long)]
+        centre: String,
+        /// enrolment_officer, supervisor or administrator (each may do what the ones before it may).
+        #[arg(long, default_value = "enrolment_officer")]
+        role: String,
+    },
+    /// End an officer's role.
+    Remove {
+        /// Citizenship ID (11 digits).
+        cid: String,
+    },
+    /// List the current officers.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum AuditCmd {
     /// Check the whole audit chain; exits non-zero if any entry was edited or deleted.
     Verify {
@@ -299,6 +353,65 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn centre_cmd(idp: &idp::Idp, c: CentreCmd, now: i64) -> Result<ExitCode, Error> {
+    use idp::enrolment::{self, CentreCode};
+    match c {
+        CentreCmd::Add { code, name, dzongkhag } => {
+            let row = enrolment::add_centre(idp, &CentreCode::parse(&code)?, &name, &dzongkhag, now).await?;
+            println!("centre {} ({}, {}) added", row.code, row.name, row.dzongkhag);
+        }
+        CentreCmd::List { json } => {
+            let rows = idp::store::enrolment::centres(&idp.db).await?;
+            if json {
+                print_json(&rows)?;
+            } else if rows.is_empty() {
+                println!("no centres (add one with `idp centre add`)");
+            } else {
+                for r in rows {
+                    println!("{:<16} {} ({})", r.code, r.name, r.dzongkhag);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn officer_cmd(idp: &idp::Idp, c: OfficerCmd, now: i64) -> Result<ExitCode, Error> {
+    use idp::enrolment::{self, CentreCode, Role};
+    let cid = |s: &str| Cid::parse(s).map_err(|e| Error::Invalid(e.to_string()));
+    match c {
+        OfficerCmd::Add { cid: c, centre, role } => {
+            let row = enrolment::add_officer(
+                idp,
+                &cid(&c)?,
+                &CentreCode::parse(&centre)?,
+                Role::parse(&role)?,
+                "operator",
+                now,
+            )
+            .await?;
+            println!("{} is now {} at {}", row.cid, row.role, row.centre);
+        }
+        OfficerCmd::Remove { cid: c } => {
+            enrolment::remove_officer(idp, &cid(&c)?, "operator", now).await?;
+            println!("{c} is no longer an officer");
+        }
+        OfficerCmd::List { json } => {
+            let rows = idp::store::enrolment::officers(&idp.db).await?;
+            if json {
+                print_json(&rows)?;
+            } else if rows.is_empty() {
+                println!("no officers (add one with `idp officer add`)");
+            } else {
+                for r in rows {
+                    println!("{:<16} {} {}", r.centre, r.cid, r.role);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
@@ -423,6 +536,8 @@ async fn run(cmd: Command, config: Config) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Ca(c) => ca_cmd(&idp, c, now).await,
+        Command::Centre(c) => centre_cmd(&idp, c, now).await,
+        Command::Officer(c) => officer_cmd(&idp, c, now).await,
         Command::Verify { document, signature, json } => {
             let read = |p: &PathBuf| std::fs::read(p).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())));
             let doc = read(&document)?;

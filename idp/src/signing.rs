@@ -503,7 +503,10 @@ mod tests {
         let good = hex::encode([1u8; 32]);
         let (docs, url, cid) =
             validate(&request(vec![doc("  Licence  ", &good)], back, Some("10101001234")), &c).unwrap();
-        assert_eq!(docs, vec![Document { title: "Licence".into(), digest: good.clone(), format: SignatureFormat::Cades }]);
+        assert_eq!(
+            docs,
+            vec![Document { title: "Licence".into(), digest: good.clone(), format: SignatureFormat::Cades }]
+        );
         assert_eq!((url.as_str(), cid.map(|c| c.as_str().to_string())), (back, Some("10101001234".into())));
 
         let long = "x".repeat(MAX_TITLE + 1);

@@ -9,6 +9,7 @@ mod attacks;
 mod authenticator;
 mod citizen;
 mod cluster;
+mod enrolment;
 mod flows;
 mod pades;
 mod pki;

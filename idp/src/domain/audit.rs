@@ -81,6 +81,14 @@ pub enum Event {
     SignRefused,
     /// A signing approval was attempted and refused (wrong citizen, failed passkey).
     SignApprovalFailed,
+    /// A registration centre was added.
+    CentreAdded,
+    /// An officer was given a role at a centre.
+    OfficerAdded,
+    /// An officer lost their role.
+    OfficerRemoved,
+    /// Someone without the role asked for an enrolment page or action.
+    OfficerDenied,
 }
 
 impl Event {
@@ -119,6 +127,10 @@ impl Event {
             Event::SignApproved => "sign_approved",
             Event::SignRefused => "sign_refused",
             Event::SignApprovalFailed => "sign_approval_failed",
+            Event::CentreAdded => "centre_added",
+            Event::OfficerAdded => "officer_added",
+            Event::OfficerRemoved => "officer_removed",
+            Event::OfficerDenied => "officer_denied",
         }
     }
 }

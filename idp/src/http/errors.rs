@@ -61,6 +61,10 @@ impl IntoResponse for Error {
                 (StatusCode::NOT_FOUND, Json(serde_json::json!({"error": "not_found", "error_description": msg})))
                     .into_response()
             }
+            Error::Forbidden(msg) => {
+                (StatusCode::FORBIDDEN, Json(serde_json::json!({"error": "forbidden", "error_description": msg})))
+                    .into_response()
+            }
             e @ (Error::Db(_) | Error::Sqlite(_)) => {
                 tracing::error!(error = %e, request_id = %super::middleware::request_id(), "database error");
                 OAuthError::new(OAuthErrorKind::TemporarilyUnavailable, "the service is temporarily unavailable")

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod clients;
+pub mod enrolment;
 pub mod keys;
 pub mod login;
 pub mod pki;
