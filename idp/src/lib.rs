@@ -28,6 +28,7 @@ pub mod error;
 pub mod http;
 pub mod i18n;
 pub mod keyring;
+pub mod life_events;
 pub mod login;
 pub mod metrics;
 pub mod oidc;

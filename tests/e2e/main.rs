@@ -11,6 +11,7 @@ mod citizen;
 mod cluster;
 mod enrolment;
 mod flows;
+mod life_events;
 mod pades;
 mod pki;
 mod recovery;

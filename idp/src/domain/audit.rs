@@ -89,6 +89,10 @@ pub enum Event {
     OfficerRemoved,
     /// Someone without the role asked for an enrolment page or action.
     OfficerDenied,
+    /// The civil-registration agency registered a birth (a new person and CID).
+    BirthRegistered,
+    /// The civil-registration agency registered a death.
+    DeathRegistered,
 }
 
 impl Event {
@@ -131,6 +135,8 @@ impl Event {
             Event::OfficerAdded => "officer_added",
             Event::OfficerRemoved => "officer_removed",
             Event::OfficerDenied => "officer_denied",
+            Event::BirthRegistered => "birth_registered",
+            Event::DeathRegistered => "death_registered",
         }
     }
 }

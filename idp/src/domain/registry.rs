@@ -184,7 +184,7 @@ pub fn parse_csv<R: std::io::Read>(input: R, today: Date, max_errors: usize) -> 
     if errors.is_empty() { Ok(people) } else { Err(errors) }
 }
 
-fn parse_row(get: &dyn Fn(&str) -> String, today: Date) -> Result<Person, String> {
+pub(crate) fn parse_row(get: &dyn Fn(&str) -> String, today: Date) -> Result<Person, String> {
     let cid = Cid::parse(&get("cid")).map_err(|e| format!("cid: {e}"))?;
     let text = |c: &str, required: bool| -> Result<String, String> {
         let v = get(c);

@@ -65,6 +65,8 @@ pub fn app(state: AppState) -> Router {
         .route("/revoke", post(token::revoke))
         .route("/sign/requests", post(sign::create))
         .route("/sign/requests/{id}", get(sign::result))
+        .route("/registry/births", post(sign::birth))
+        .route("/registry/deaths", post(sign::death))
         .route("/sign/verify", post(sign::verify))
         .route("/sign/approve", get(pages::sign_page))
         .route("/sign/approve/start", post(pages::sign_start))

@@ -1,5 +1,6 @@
-//! The agency side of signing: `POST /sign/requests` and `GET /sign/requests/{id}`, with a
-//! client-credentials access token that carries the `sign` scope.
+//! The agency APIs, each behind a client-credentials access token of the agency with the
+//! API's scope: signing (`POST /sign/requests`, `GET /sign/requests/{id}`; scope `sign`) and life
+//! events (`POST /registry/births`, `/registry/deaths`; `registry.births`, `registry.deaths`).
 
 use axum::{
     Json,
@@ -17,24 +18,21 @@ use crate::{
 };
 
 /// The agency's client, from a bearer token of its own (client credentials, not a citizen's
-/// token) whose scope includes `sign`.
-async fn agency(idp: &Idp, auth: &AuthHeader, now: i64) -> Result<std::sync::Arc<Client>> {
+/// token, issued by us for us) whose scope includes `scope`: what every agency-to-IdP API asks.
+pub(crate) async fn agency(idp: &Idp, auth: &AuthHeader, scope: &str, now: i64) -> Result<std::sync::Arc<Client>> {
     let token = auth.bearer().ok_or_else(|| OAuthError::invalid_token("an access token is required"))?;
     let (claims, grant) = crate::oidc::verify_bearer(idp, token, now).await?;
-    if grant.is_some()
-        || !claims.scope.split(' ').any(|s| s == signing::SIGN_SCOPE)
-        || !claims.aud.contains(idp.issuer())
-    {
+    if grant.is_some() || !claims.scope.split(' ').any(|s| s == scope) || !claims.aud.contains(idp.issuer()) {
         return Err(OAuthError::new(
             OAuthErrorKind::InsufficientScope,
-            "a client-credentials token with the sign scope is required",
+            format!("a client-credentials token with the {scope} scope is required"),
         )
         .into());
     }
     idp.client(&claims.client_id).await?.ok_or_else(|| OAuthError::invalid_token("the client no longer exists").into())
 }
 
-fn no_store(mut r: Response) -> Response {
+pub(crate) fn no_store(mut r: Response) -> Response {
     r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     r
 }
@@ -43,7 +41,7 @@ fn no_store(mut r: Response) -> Response {
 /// the citizen's URL.
 pub async fn create(State(idp): State<AppState>, auth: AuthHeader, body: axum::body::Bytes) -> Result<Response> {
     let now = domain::now();
-    let client = agency(&idp, &auth, now).await?;
+    let client = agency(&idp, &auth, signing::SIGN_SCOPE, now).await?;
     let req: signing::NewRequest =
         serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("malformed request: {e}")))?;
     let created = signing::create(&idp, &client, &req, now).await?;
@@ -53,7 +51,7 @@ pub async fn create(State(idp): State<AppState>, auth: AuthHeader, body: axum::b
 /// `GET /sign/requests/{id}`: status, and the signatures once signed.
 pub async fn result(State(idp): State<AppState>, auth: AuthHeader, Path(id): Path<String>) -> Result<Response> {
     let now = domain::now();
-    let client = agency(&idp, &auth, now).await?;
+    let client = agency(&idp, &auth, signing::SIGN_SCOPE, now).await?;
     Ok(no_store(Json(signing::result(&idp, &client, &id, now).await?).into_response()))
 }
 
@@ -104,4 +102,27 @@ pub async fn verify(
     };
     let v = crate::pki::verify(&idp, &signature, &digest, reveal_cid, now).await?;
     Ok(no_store(Json(v).into_response()))
+}
+
+/// `POST /registry/births` (scope `registry.births`): 201 with the child's new CID; 200 with the
+/// same answer when the reference was recorded before.
+pub async fn birth(State(idp): State<AppState>, auth: AuthHeader, body: axum::body::Bytes) -> Result<Response> {
+    let now = domain::now();
+    let client = agency(&idp, &auth, crate::life_events::BIRTHS_SCOPE, now).await?;
+    let b: crate::life_events::Birth =
+        serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("malformed request: {e}")))?;
+    let r = crate::life_events::register_birth(&idp, client.client_id.as_str(), &b, now).await?;
+    let status = if r.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(no_store((status, Json(r)).into_response()))
+}
+
+/// `POST /registry/deaths` (scope `registry.deaths`): the person is recorded deceased and their
+/// digital ID closed; 200 with the same answer when the reference was recorded before.
+pub async fn death(State(idp): State<AppState>, auth: AuthHeader, body: axum::body::Bytes) -> Result<Response> {
+    let now = domain::now();
+    let client = agency(&idp, &auth, crate::life_events::DEATHS_SCOPE, now).await?;
+    let d: crate::life_events::Death =
+        serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("malformed request: {e}")))?;
+    let r = crate::life_events::register_death(&idp, client.client_id.as_str(), &d, now).await?;
+    Ok(no_store(Json(r).into_response()))
 }

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod clients;
 pub mod enrolment;
 pub mod keys;
+pub mod life_events;
 pub mod login;
 pub mod pki;
 pub mod registry;
