@@ -37,6 +37,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A scanner's device service, or what it returned, was refused (see [`crate::sbi`]).
+    #[error(transparent)]
+    Sbi(#[from] crate::sbi::SbiError),
 }
 
 impl Error {

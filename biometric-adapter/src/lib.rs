@@ -12,6 +12,12 @@
 //!   invariant), scores mapped to false match rates calibrated on the population, multi-finger
 //!   fusion, and 1:N identification through a triplet index with a shortlist verified on all cores
 //!   (the algorithm is in the module's docs);
+//! - [`sbi`]: the MOSIP SBI 0.9.5 device protocol — an HTTP client for the scanners' local
+//!   device services (MOSIPDISC, MOSIPDINFO, RCAPTURE, CAPTURE, with timeouts and size limits),
+//!   verification of every signed element (JWS with x5c, X.509 path validation against the
+//!   trusted device-provider CAs, the digital id, the capture hash chain, transactionId echo and
+//!   replay guard, purpose, environment, fingers, the record inside bioValue), per-finger quality
+//!   checks, and the device simulator served by the `sbi-simulator` binary;
 //! - one error type, [`Error`];
 //! - the `biometric-adapter` binary: `template show FILE` prints a record as JSON,
 //!   `template compare A B [--fmr RATE] [--json]` prints the scores and the decision.
@@ -19,12 +25,10 @@
 //! Still to come (see the enrolment issue and `DESIGN.md`, "Enrolment and biometrics"), and not
 //! pretended here:
 //! - ISO/IEC 19794-4 finger image decoding and minutiae extraction (`template extract`);
-//! - the MOSIP SBI 0.9.5 device protocol client (discovery, device info, RCAPTURE, CAPTURE) that
-//!   verifies the device's JWS signatures against trusted device-provider CAs;
-//! - the device simulator binary: an SBI HTTP service over [`population`], with planted
-//!   duplicates;
+//! - decrypting CAPTURE responses whose bioValue is encrypted under a MOSIP domain key (refused as
+//!   unsupported);
 //! - the `Abis` trait over [`matcher::Gallery`] (built from the database on start) and an HTTP
-//!   connector for an external ABIS; quality checks that refuse poor captures with the reason;
+//!   connector for an external ABIS;
 //! - scale: the gallery keeps its index in memory and its shortlist verification is linear in the
 //!   shortlist; galleries of millions of fingers (the programme's phase one) need the index's
 //!   memory layout and shortlist sizes revisited against the issue's performance targets.
@@ -33,6 +37,7 @@
 mod error;
 pub mod matcher;
 pub mod population;
+pub mod sbi;
 pub mod template;
 
 pub use error::Error;
