@@ -34,6 +34,7 @@
 //!   memory layout and shortlist sizes revisited against the performance targets.
 #![forbid(unsafe_code)]
 
+pub mod abis;
 mod error;
 pub mod matcher;
 pub mod population;

@@ -99,6 +99,14 @@ pub struct Idp {
     pub(crate) pki: arc_swap::ArcSwapOption<crate::pki::Pki>,
     /// One (re)load of the PKI at a time.
     pub(crate) pki_reload: tokio::sync::Mutex<()>,
+    /// The built-in ABIS: every enrolled person's fingers, searchable 1:N (loaded from the
+    /// database; see [`crate::enrolment::sync_abis`]).
+    pub(crate) abis: biometric_adapter::abis::MemoryAbis,
+    /// Accounts already in the ABIS, and the newest template time loaded.
+    pub(crate) abis_known: tokio::sync::Mutex<std::collections::HashSet<String>>,
+    pub(crate) abis_watermark: tokio::sync::Mutex<i64>,
+    /// One de-duplication decision at a time on this instance.
+    pub(crate) enrol_lock: tokio::sync::Mutex<()>,
     /// The PKCS#11 token holding CA keys, logged in on first use and kept (one session per
     /// process; every key found in it shares that session).
     pkcs11: std::sync::Mutex<Option<signer::Pkcs11Token>>,
@@ -171,6 +179,10 @@ impl Idp {
             pki: arc_swap::ArcSwapOption::empty(),
             pki_reload: tokio::sync::Mutex::new(()),
             pkcs11: std::sync::Mutex::new(None),
+            abis: biometric_adapter::abis::MemoryAbis::new(),
+            abis_known: tokio::sync::Mutex::new(Default::default()),
+            abis_watermark: tokio::sync::Mutex::new(0),
+            enrol_lock: tokio::sync::Mutex::new(()),
             login_limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
                 NonZeroU32::new(rl.login_per_minute).unwrap_or(NonZeroU32::MIN),
             )),
@@ -391,6 +403,19 @@ impl Idp {
         )
         .await?;
         Ok(Issued { account_id: account.id, activation_code: code, activation_url: self.url("/activate"), expires_at })
+    }
+
+    /// After a successful re-verification at a centre: the citizen's passkeys are revoked, their
+    /// sessions end, and a new one-time activation code is issued for them to register new ones.
+    pub async fn reset_passkeys(&self, cid: &Cid, actor: &str, now: UnixTime) -> Result<Issued> {
+        let account = store::login::account_by_cid(&self.db, cid.as_str())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("CID {cid} has no digital ID")))?;
+        if !store::registry::reset_passkeys(&self.db, &account.id, now).await? {
+            return Err(Error::Invalid(format!("the digital ID of CID {cid} is closed")));
+        }
+        self.audit(NewEntry::new(Event::PasskeysReset, actor, format!("account:{}", account.id)), now).await?;
+        self.issue_citizen(cid, actor, now).await
     }
 
     /// The stored form of an activation code: a MAC over the CID and the normalized code, so a

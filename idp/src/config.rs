@@ -64,6 +64,8 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     /// Signing-key lifecycle.
     pub keys: KeyConfig,
+    /// Biometric enrolment at registration centres.
+    pub enrolment: EnrolmentConfig,
     /// The signer's PKI: policies and lifetimes of what it issues.
     pub pki: PkiConfig,
     /// Maximum accepted request body, in bytes.
@@ -217,6 +219,43 @@ impl Default for PkiConfig {
     }
 }
 
+/// Biometric enrolment: which scanners are trusted and how strict captures and
+/// de-duplication are.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnrolmentConfig {
+    /// PEM file of the device-provider CA certificates whose scanners are trusted (MOSIP SBI:
+    /// every capture is signed by a device key certified under one of them). Empty: enrolment
+    /// is off and its pages say so.
+    pub trusted_device_cas: PathBuf,
+    /// The SBI environment the scanners must be registered for: `Staging`, `Developer`,
+    /// `Pre-Production` or `Production`.
+    pub device_env: String,
+    /// The lowest quality score (0-100) a finger capture may have; below it the officer is
+    /// told which finger to capture again.
+    pub min_quality: f64,
+    /// The de-duplication threshold: the false match rate per enrolled person compared above
+    /// which a candidate goes to adjudication (1e-6: about one false case per million pairs).
+    pub dedup_fmr: f64,
+    /// The 1:1 threshold of re-verification at a centre (a false match rate).
+    pub verify_fmr: f64,
+    /// How long a capture request (its transactionId) stays usable, in seconds.
+    pub capture_ttl: i64,
+}
+
+impl Default for EnrolmentConfig {
+    fn default() -> Self {
+        Self {
+            trusted_device_cas: PathBuf::new(),
+            device_env: "Developer".into(),
+            min_quality: 40.0,
+            dedup_fmr: 1e-6,
+            verify_fmr: 1e-5,
+            capture_ttl: 600,
+        }
+    }
+}
+
 /// Signing-key lifecycle.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -249,6 +288,7 @@ impl Default for Config {
             tokens: TokenConfig::default(),
             rate_limits: RateLimitConfig::default(),
             keys: KeyConfig::default(),
+            enrolment: EnrolmentConfig::default(),
             pki: PkiConfig::default(),
             max_body_bytes: 64 * 1024,
             client_cache_ttl: 5,
@@ -270,7 +310,7 @@ const SECRET_VARS: [(&str, &str); 3] =
     [("IDP_KEK", "kek"), ("IDP_ADMIN_TOKEN", "admin_token"), ("IDP_PKI__PKCS11__PIN", "pki.pkcs11.pin")];
 
 /// The configuration's top-level keys (what an `IDP_*` variable may name).
-const TOP_LEVEL_KEYS: [&str; 14] = [
+const TOP_LEVEL_KEYS: [&str; 15] = [
     "issuer",
     "listen",
     "database_url",
@@ -280,6 +320,7 @@ const TOP_LEVEL_KEYS: [&str; 14] = [
     "tokens",
     "rate_limits",
     "keys",
+    "enrolment",
     "pki",
     "max_body_bytes",
     "client_cache_ttl",
@@ -385,6 +426,21 @@ impl Config {
             if t.label_prefix.is_empty() || t.label_prefix.len() > 64 {
                 return Err(Error::Config("pki.pkcs11.label_prefix must be 1 to 64 characters".into()));
             }
+        }
+        let e = &self.enrolment;
+        if biometric_adapter::sbi::messages::Env::parse(&e.device_env).is_none() {
+            return Err(Error::Config("enrolment.device_env must be Staging, Developer, Pre-Production or Production".into()));
+        }
+        if !(0.0..=100.0).contains(&e.min_quality) {
+            return Err(Error::Config("enrolment.min_quality must be between 0 and 100".into()));
+        }
+        for (name, v) in [("dedup_fmr", e.dedup_fmr), ("verify_fmr", e.verify_fmr)] {
+            if !(v > 0.0 && v < 0.1) {
+                return Err(Error::Config(format!("enrolment.{name} must be a false match rate below 0.1")));
+            }
+        }
+        if !(60..=3600).contains(&e.capture_ttl) {
+            return Err(Error::Config("enrolment.capture_ttl must be between 60 and 3600 seconds".into()));
         }
         if self.max_body_bytes < 1024 {
             return Err(Error::Config("max_body_bytes must be at least 1024".into()));

@@ -196,3 +196,677 @@ mod tests {
         }
     }
 }
+
+// ---- biometric enrolment ----
+
+use base64::Engine as _;
+use biometric_adapter::{
+    abis::{Abis, IdentifyRequest},
+    matcher::FalseMatchRate,
+    sbi::{
+        self,
+        messages::{BioRequest, CaptureRequest, Env, Purpose},
+        verify::{BioFormat, VerifiedCapture, VerifyOptions},
+    },
+    template::Record,
+};
+
+use crate::store::enrolment::{CaseDecision, Decision, PacketRow, TemplateRow};
+
+/// The ceremony kind of a pending capture request (its id is the transactionId).
+const CAPTURE_KIND: &str = "sbi-rcapture";
+/// What a biometric enrolment proves.
+pub const ACR_HIGH: &str = "urn:drukyul:loa:high";
+/// The largest device response accepted (ten finger images with their signatures).
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why a packet is submitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PacketKind {
+    /// First enrolment: de-duplication, then a digital ID (or an adjudication case).
+    Enrolment,
+    /// A citizen who lost their passkeys proves it is them (1:1) and gets a new activation code.
+    Reverification,
+}
+
+impl PacketKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enrolment => "enrolment",
+            Self::Reverification => "reverification",
+        }
+    }
+}
+
+/// A capture request the console forwards to the officer's scanner (MOSIP SBI RCAPTURE).
+#[derive(Debug, serde::Serialize)]
+pub struct CaptureStart {
+    /// The request, exactly as the device must receive it (the console may only fill in
+    /// `deviceId` from discovery).
+    pub request: CaptureRequest,
+    /// Until when the capture can be submitted.
+    pub expires_at: UnixTime,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CaptureContext {
+    cid: String,
+    kind: PacketKind,
+}
+
+/// The ten fingers, as three slaps (left four, right four, two thumbs), in one transaction.
+fn ten_fingers() -> Vec<BioRequest> {
+    [("1", 4), ("2", 4), ("3", 2)]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (slap, count))| BioRequest {
+            bio_type: "Finger".into(),
+            count,
+            bio_sub_type: Vec::new(),
+            exception: Vec::new(),
+            requested_score: 60,
+            device_id: "1".into(),
+            device_sub_id: slap.into(),
+            previous_hash: if i == 0 { sbi::verify::chain_start() } else { String::new() },
+        })
+        .collect()
+}
+
+fn rfc3339(now: UnixTime) -> Result<String> {
+    time::OffsetDateTime::from_unix_timestamp(now)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .ok_or_else(|| Error::internal("time"))
+}
+
+fn device_env(idp: &Idp) -> Result<Env> {
+    Env::parse(&idp.config.enrolment.device_env).ok_or_else(|| Error::Config("enrolment.device_env".into()))
+}
+
+/// Checks that `cid` can be enrolled (alive, not already biometrically enrolled) or
+/// re-verified (an open digital ID with enrolled fingers); returns the account, if any.
+async fn eligible(idp: &Idp, cid: &Cid, kind: PacketKind) -> Result<Option<store::login::AccountRow>> {
+    let person = store::registry::person(&idp.db, cid)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("CID {} is not in the civil registry", cid.as_str())))?;
+    if !person.is_alive() {
+        return Err(Error::Invalid(format!("the registry records CID {} as deceased: no digital ID", cid.as_str())));
+    }
+    let account = store::login::account_by_cid(&idp.db, cid.as_str()).await?;
+    let enrolled = match &account {
+        Some(a) => !store::enrolment::templates_of(&idp.db, &a.id).await?.is_empty(),
+        None => false,
+    };
+    if account.as_ref().is_some_and(|a| a.status == "closed") {
+        return Err(Error::Invalid(format!("the digital ID of CID {} is closed", cid.as_str())));
+    }
+    match kind {
+        PacketKind::Enrolment if enrolled => Err(Error::Invalid(format!(
+            "CID {} already holds a biometrically enrolled digital ID (use re-verification if the passkeys are lost)",
+            cid.as_str()
+        ))),
+        PacketKind::Reverification if !enrolled => {
+            Err(Error::Invalid(format!("CID {} has no enrolled fingers to re-verify against", cid.as_str())))
+        }
+        _ => Ok(account),
+    }
+}
+
+/// What the console can do for `cid`: enrol them, or re-verify an enrolled digital ID; the
+/// reason otherwise (deceased, closed, not in the registry).
+pub async fn check_eligible(idp: &Idp, cid: &Cid) -> Result<PacketKind> {
+    match eligible(idp, cid, PacketKind::Enrolment).await {
+        Ok(_) => Ok(PacketKind::Enrolment),
+        Err(e) => match eligible(idp, cid, PacketKind::Reverification).await {
+            Ok(_) => Ok(PacketKind::Reverification),
+            Err(_) => Err(e),
+        },
+    }
+}
+
+/// The first step of a capture: checks the person and makes the request the scanner signs.
+pub async fn start_capture(
+    idp: &Idp,
+    officer: &OfficerRow,
+    cid: &Cid,
+    kind: PacketKind,
+    now: UnixTime,
+) -> Result<CaptureStart> {
+    trust_store(idp)?;
+    eligible(idp, cid, kind).await?;
+    let request = CaptureRequest {
+        env: device_env(idp)?,
+        purpose: Purpose::Registration,
+        spec_version: sbi::messages::SPEC_VERSION.into(),
+        timeout: 30_000,
+        capture_time: rfc3339(now)?,
+        domain_uri: None,
+        transaction_id: crate::domain::secrets::random_token()?,
+        registration_id: None,
+        bio: ten_fingers(),
+        custom_opts: Default::default(),
+    };
+    let expires_at = now + idp.config.enrolment.capture_ttl;
+    let state = serde_json::to_string(&request).map_err(|e| Error::internal(e.to_string()))?;
+    let context = serde_json::to_string(&CaptureContext { cid: cid.as_str().to_owned(), kind })
+        .map_err(|e| Error::internal(e.to_string()))?;
+    store::login::put_ceremony(
+        &idp.db,
+        &request.transaction_id,
+        CAPTURE_KIND,
+        &state,
+        Some(&officer.account_id),
+        &context,
+        now,
+        expires_at,
+    )
+    .await?;
+    Ok(CaptureStart { request, expires_at })
+}
+
+/// The trusted device-provider CAs, from `enrolment.trusted_device_cas`.
+fn trust_store(idp: &Idp) -> Result<sbi::trust::TrustStore> {
+    let path = &idp.config.enrolment.trusted_device_cas;
+    if path.as_os_str().is_empty() {
+        return Err(Error::Invalid(
+            "biometric enrolment is not configured: set enrolment.trusted_device_cas to the device-provider CA file".into(),
+        ));
+    }
+    let pem = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("enrolment.trusted_device_cas {}: {e}", path.display())))?;
+    sbi::trust::TrustStore::from_pem(&pem).map_err(|e| Error::Config(format!("enrolment.trusted_device_cas: {e}")))
+}
+
+/// What the console submits: the packet id it chose, the transaction and the device's answer.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    /// Chosen by the console before the first upload (16 to 64 URL-safe characters): a retry
+    /// of the same upload is recognised by it.
+    pub packet_id: String,
+    /// The transactionId of [`start_capture`].
+    pub transaction_id: String,
+    /// The scanner's RCAPTURE response, verbatim.
+    pub response: Box<serde_json::value::RawValue>,
+}
+
+/// What became of a packet.
+#[derive(Debug, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+pub enum Outcome {
+    /// A digital ID was issued (or an existing one enrolled): the activation code to hand over.
+    Issued {
+        /// The packet.
+        packet_id: String,
+        /// Whose.
+        cid: String,
+        /// One-time activation code (to print for the citizen).
+        activation_code: Option<String>,
+        /// Where to activate.
+        activation_url: String,
+        /// Until when.
+        expires_at: Option<UnixTime>,
+    },
+    /// Possible duplicates: a supervisor decides.
+    Adjudication {
+        /// The packet.
+        packet_id: String,
+        /// The case.
+        case_id: String,
+        /// How many enrolled people matched.
+        candidates: usize,
+    },
+    /// A supervisor decided this is someone already enrolled.
+    Refused {
+        /// The packet.
+        packet_id: String,
+    },
+    /// Re-verified: the passkeys were revoked and a new activation code issued.
+    Verified {
+        /// The packet.
+        packet_id: String,
+        /// Whose.
+        cid: String,
+        /// One-time activation code.
+        activation_code: String,
+        /// Where to activate.
+        activation_url: String,
+        /// Until when.
+        expires_at: UnixTime,
+    },
+    /// Re-verification failed: the fingers do not match the enrolled ones.
+    NotMatched {
+        /// The packet.
+        packet_id: String,
+    },
+}
+
+fn check_packet_id(id: &str) -> Result<()> {
+    if !(16..=64).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(Error::Invalid("packet_id must be 16 to 64 letters, digits, '-' or '_'".into()));
+    }
+    Ok(())
+}
+
+fn packet_aad(id: &str) -> Vec<u8> {
+    format!("enrolment-packet:{id}").into_bytes()
+}
+
+fn template_aad(account_id: &str, finger: u8) -> Vec<u8> {
+    format!("biometric:{account_id}:{finger}").into_bytes()
+}
+
+/// The minutiae records of verified captures (a real scanner's finger images are turned into
+/// minutiae by the extractor).
+fn records(captures: &[VerifiedCapture]) -> Result<Vec<Record>> {
+    captures
+        .iter()
+        .map(|c| match &c.format {
+            BioFormat::MinutiaeRecord(r) => Ok((**r).clone()),
+            BioFormat::FingerImage => Err(Error::Invalid(format!(
+                "the {} capture is a finger image; this server has no minutiae extractor for images yet",
+                c.bio_sub_type
+            ))),
+        })
+        .collect()
+}
+
+/// `POST /enrol/submit`: re-verifies every device signature of the capture, checks quality,
+/// then de-duplicates (enrolment) or compares 1:1 (re-verification). A packet id seen before
+/// with the same content returns the first outcome.
+pub async fn submit(idp: &Idp, officer: &OfficerRow, sub: &Submission, now: UnixTime) -> Result<Outcome> {
+    check_packet_id(&sub.packet_id)?;
+    let body = sub.response.get().as_bytes();
+    if body.len() > MAX_RESPONSE_BYTES {
+        return Err(Error::Invalid("the device response is too large".into()));
+    }
+    let digest = {
+        let mut c = ring::digest::Context::new(&ring::digest::SHA256);
+        c.update(sub.transaction_id.as_bytes());
+        c.update(&[0]);
+        c.update(body);
+        hex::encode(c.finish())
+    };
+    if let Some(p) = store::enrolment::packet(&idp.db, &sub.packet_id).await? {
+        if p.digest != digest || p.officer != officer.account_id {
+            return Err(Error::Invalid("this packet_id was used for another submission".into()));
+        }
+        return replay_outcome(idp, &p, now).await;
+    }
+    // The transaction: issued by us, to this officer, unexpired, and now consumed (a replayed
+    // transactionId finds nothing).
+    let ceremony = store::login::take_ceremony(&idp.db, &sub.transaction_id, &[CAPTURE_KIND], now)
+        .await?
+        .ok_or_else(|| Error::Invalid("unknown, expired or already used transactionId: capture again".into()))?;
+    if ceremony.account_id.as_deref() != Some(officer.account_id.as_str()) {
+        return Err(Error::Invalid("this capture was started by another officer".into()));
+    }
+    let request: CaptureRequest = serde_json::from_str(&ceremony.state).map_err(|e| Error::internal(e.to_string()))?;
+    let context: CaptureContext =
+        serde_json::from_str(&ceremony.context).map_err(|e| Error::internal(e.to_string()))?;
+    let cid = Cid::parse(&context.cid).map_err(|e| Error::internal(e.to_string()))?;
+    let at = time::OffsetDateTime::from_unix_timestamp(now).map_err(|e| Error::internal(e.to_string()))?;
+    let options = VerifyOptions { max_response_bytes: MAX_RESPONSE_BYTES, ..VerifyOptions::default() };
+    let captures = sbi::verify::verify_capture_response(body, &request, &trust_store(idp)?, None, &options, at)
+        .map_err(|e| Error::Invalid(format!("the device response was refused: {e}")))?;
+    sbi::quality::QualityPolicy::new(idp.config.enrolment.min_quality)
+        .map_err(|e| Error::Config(e.to_string()))?
+        .check(&captures)
+        .map_err(|e| Error::Invalid(format!("recapture: {e}")))?;
+    let records = records(&captures)?;
+    let account = eligible(idp, &cid, context.kind).await?;
+
+    let evidence = serde_json::json!({
+        "request": request,
+        "response": serde_json::from_str::<serde_json::Value>(sub.response.get()).map_err(|e| Error::internal(e.to_string()))?,
+        "devices": captures.iter().map(|c| &c.device_code).collect::<std::collections::BTreeSet<_>>(),
+        "officer_cid": officer.cid,
+    });
+    let sealed = idp.kek().seal(&packet_aad(&sub.packet_id), evidence.to_string().as_bytes())?;
+    let packet = PacketRow {
+        id: sub.packet_id.clone(),
+        kind: context.kind.as_str().into(),
+        cid: cid.as_str().into(),
+        officer: officer.account_id.clone(),
+        centre: officer.centre.clone(),
+        captures: base64::engine::general_purpose::STANDARD.encode(sealed),
+        digest,
+        outcome: String::new(),
+        account_id: None,
+        submitted_at: now,
+    };
+    match context.kind {
+        PacketKind::Enrolment => enrol(idp, packet, &records, account, now).await,
+        PacketKind::Reverification => reverify(idp, packet, &records, account, now).await,
+    }
+}
+
+/// Keeps the in-memory ABIS in step with the database (other instances enrol too).
+pub async fn sync_abis(idp: &Idp) -> Result<()> {
+    let mut seen = idp.abis_watermark.lock().await;
+    let rows = store::enrolment::templates_since(&idp.db, *seen - 1).await?;
+    let mut by_account: std::collections::BTreeMap<String, Vec<Record>> = Default::default();
+    let mut newest = *seen;
+    for r in rows {
+        newest = newest.max(r.created_at);
+        if idp.abis_known.lock().await.contains(&r.account_id) {
+            continue;
+        }
+        let finger = u8::try_from(r.finger).map_err(|_| Error::internal("finger code"))?;
+        let plain = idp.kek().open(&template_aad(&r.account_id, finger), &r.sealed)?;
+        let record = biometric_adapter::template::parse(&plain).map_err(|e| Error::internal(e.to_string()))?;
+        by_account.entry(r.account_id).or_default().push(record);
+    }
+    let mut known = idp.abis_known.lock().await;
+    for (account, records) in by_account {
+        idp.abis.insert(&account, &records).await.map_err(|e| Error::internal(e.to_string()))?;
+        known.insert(account);
+    }
+    *seen = newest;
+    Ok(())
+}
+
+fn fmr(rate: f64) -> Result<FalseMatchRate> {
+    FalseMatchRate::new(rate).map_err(|e| Error::Config(e.to_string()))
+}
+
+async fn enrol(
+    idp: &Idp,
+    mut packet: PacketRow,
+    records: &[Record],
+    account: Option<store::login::AccountRow>,
+    now: UnixTime,
+) -> Result<Outcome> {
+    // One de-duplication at a time per instance: two people enrolled at once must each be
+    // searched against the other.
+    let _one = idp.enrol_lock.lock().await;
+    sync_abis(idp).await?;
+    let request = IdentifyRequest { target: fmr(idp.config.enrolment.dedup_fmr)?, max_results: 10, gallery: None };
+    let found = idp.abis.identify(records, &request).await.map_err(|e| Error::Invalid(e.to_string()))?;
+    if found.is_empty() {
+        return issue(idp, packet, records, account, true, None, now).await;
+    }
+    let mut candidates = Vec::new();
+    for c in &found {
+        let cid = store::login::account(&idp.db, &c.reference_id).await?.map(|a| a.cid).unwrap_or_default();
+        candidates.push(serde_json::json!({
+            "account_id": c.reference_id, "cid": cid, "false_match_rate": c.false_match_rate, "fingers": c.fingers,
+        }));
+    }
+    let case_id = crate::domain::secrets::random_id()?;
+    packet.outcome = "adjudication".into();
+    let decision = Decision {
+        packet: packet.clone(),
+        new_packet: true,
+        templates: Vec::new(),
+        open_case: Some((case_id.clone(), serde_json::Value::Array(candidates).to_string())),
+        raise_assurance: None,
+        decide_case: None,
+    };
+    if !store::enrolment::record_decision(&idp.db, decision).await? {
+        return Err(Error::Invalid("this packet was submitted at the same time by another upload".into()));
+    }
+    idp.audit(
+        NewEntry::new(Event::EnrolmentAdjudication, format!("account:{}", packet.officer), format!("packet:{}", packet.id))
+            .detail(serde_json::json!({"case": case_id, "candidates": found.len(), "centre": packet.centre})),
+        now,
+    )
+    .await?;
+    Ok(Outcome::Adjudication { packet_id: packet.id, case_id, candidates: found.len() })
+}
+
+/// Issues (or enrols an existing, not yet enrolled) digital ID for the packet's person, stores
+/// the fingers and adds them to the ABIS.
+async fn issue(
+    idp: &Idp,
+    mut packet: PacketRow,
+    records: &[Record],
+    account: Option<store::login::AccountRow>,
+    new_packet: bool,
+    decide_case: Option<CaseDecision>,
+    now: UnixTime,
+) -> Result<Outcome> {
+    let cid = Cid::parse(&packet.cid).map_err(|e| Error::internal(e.to_string()))?;
+    let actor = format!("account:{}", packet.officer);
+    // A digital ID that is already active keeps its passkeys: it only gains the evidence.
+    let (account_id, code) = match account.filter(|a| a.status == "active") {
+        Some(a) => (a.id, None),
+        None => {
+            let issued = idp.issue_citizen(&cid, &actor, now).await?;
+            (issued.account_id.clone(), Some(issued))
+        }
+    };
+    // Each SBI capture is one finger's record (the verifier checked that its views are that
+    // finger), stored as it came, sealed and bound to the account and finger.
+    let mut templates = Vec::new();
+    for r in records {
+        let finger = r.views().first().map(|v| v.finger_position().code()).ok_or_else(|| Error::internal("empty record"))?;
+        let bytes = biometric_adapter::template::write(r);
+        templates.push(TemplateRow {
+            account_id: account_id.clone(),
+            finger: i64::from(finger),
+            sealed: idp.kek().seal(&template_aad(&account_id, finger), &bytes)?,
+            packet_id: packet.id.clone(),
+            created_at: now,
+        });
+    }
+    packet.outcome = "issued".into();
+    packet.account_id = Some(account_id.clone());
+    let decision = Decision {
+        packet: packet.clone(),
+        new_packet,
+        templates,
+        open_case: None,
+        raise_assurance: Some(ACR_HIGH.into()),
+        decide_case,
+    };
+    if !store::enrolment::record_decision(&idp.db, decision).await? {
+        return Err(Error::Invalid("this packet or case was decided at the same time by someone else".into()));
+    }
+    idp.abis.insert(&account_id, records).await.map_err(|e| Error::internal(e.to_string()))?;
+    idp.abis_known.lock().await.insert(account_id.clone());
+    idp.audit(
+        NewEntry::new(Event::EnrolmentIssued, actor, format!("account:{account_id}"))
+            .detail(serde_json::json!({"packet": packet.id, "centre": packet.centre, "fingers": records.len()})),
+        now,
+    )
+    .await?;
+    Ok(Outcome::Issued {
+        packet_id: packet.id,
+        cid: cid.as_str().into(),
+        activation_url: idp.url("/activate"),
+        expires_at: code.as_ref().map(|c| c.expires_at),
+        activation_code: code.map(|c| c.activation_code),
+    })
+}
+
+async fn reverify(
+    idp: &Idp,
+    mut packet: PacketRow,
+    records: &[Record],
+    account: Option<store::login::AccountRow>,
+    now: UnixTime,
+) -> Result<Outcome> {
+    let account = account.ok_or_else(|| Error::internal("re-verification without an account"))?;
+    let mut enrolled = Vec::new();
+    for t in store::enrolment::templates_of(&idp.db, &account.id).await? {
+        let finger = u8::try_from(t.finger).map_err(|_| Error::internal("finger code"))?;
+        let plain = idp.kek().open(&template_aad(&account.id, finger), &t.sealed)?;
+        enrolled.push(biometric_adapter::template::parse(&plain).map_err(|e| Error::internal(e.to_string()))?);
+    }
+    let (probe, gallery) = (
+        biometric_adapter::abis::subject_of(records).map_err(|e| Error::Invalid(e.to_string()))?,
+        biometric_adapter::abis::subject_of(&enrolled).map_err(|e| Error::internal(e.to_string()))?,
+    );
+    let v = biometric_adapter::matcher::verify(&probe, &gallery, fmr(idp.config.enrolment.verify_fmr)?);
+    let actor = format!("account:{}", packet.officer);
+    packet.account_id = Some(account.id.clone());
+    packet.outcome = if v.is_match { "verified" } else { "not_matched" }.into();
+    let decision = Decision {
+        packet: packet.clone(),
+        new_packet: true,
+        templates: Vec::new(),
+        open_case: None,
+        raise_assurance: None,
+        decide_case: None,
+    };
+    if !store::enrolment::record_decision(&idp.db, decision).await? {
+        return Err(Error::Invalid("this packet was submitted at the same time by another upload".into()));
+    }
+    idp.audit(
+        NewEntry::new(Event::EnrolmentReverified, actor.clone(), format!("account:{}", account.id))
+            .detail(serde_json::json!({"packet": packet.id, "matched": v.is_match, "false_match_rate": v.false_match_rate})),
+        now,
+    )
+    .await?;
+    if !v.is_match {
+        return Ok(Outcome::NotMatched { packet_id: packet.id });
+    }
+    let cid = Cid::parse(&account.cid).map_err(|e| Error::internal(e.to_string()))?;
+    let issued = idp.reset_passkeys(&cid, &actor, now).await?;
+    Ok(Outcome::Verified {
+        packet_id: packet.id,
+        cid: account.cid,
+        activation_code: issued.activation_code,
+        activation_url: issued.activation_url,
+        expires_at: issued.expires_at,
+    })
+}
+
+/// A retried upload: the first outcome again (an issued ID that is still waiting for
+/// activation gets a fresh code, since the officer may never have seen the first).
+async fn replay_outcome(idp: &Idp, p: &PacketRow, now: UnixTime) -> Result<Outcome> {
+    let id = p.id.clone();
+    Ok(match p.outcome.as_str() {
+        "issued" => {
+            let cid = Cid::parse(&p.cid).map_err(|e| Error::internal(e.to_string()))?;
+            let pending = match &p.account_id {
+                Some(a) => store::login::account(&idp.db, a).await?.is_some_and(|a| a.status == "pending"),
+                None => false,
+            };
+            let code = if pending { Some(idp.issue_citizen(&cid, &format!("account:{}", p.officer), now).await?) } else { None };
+            Outcome::Issued {
+                packet_id: id,
+                cid: p.cid.clone(),
+                activation_url: idp.url("/activate"),
+                expires_at: code.as_ref().map(|c| c.expires_at),
+                activation_code: code.map(|c| c.activation_code),
+            }
+        }
+        "adjudication" => {
+            let case = store::enrolment::open_cases(&idp.db, 10_000).await?.into_iter().find(|c| c.packet_id == p.id);
+            let candidates = case
+                .as_ref()
+                .and_then(|c| serde_json::from_str::<Vec<serde_json::Value>>(&c.candidates).ok())
+                .map_or(0, |v| v.len());
+            Outcome::Adjudication { packet_id: id, case_id: case.map(|c| c.id).unwrap_or_default(), candidates }
+        }
+        "refused" => Outcome::Refused { packet_id: id },
+        "not_matched" => Outcome::NotMatched { packet_id: id },
+        _ => return Err(Error::Invalid("this packet was already processed; start a new capture".into())),
+    })
+}
+
+/// A supervisor's decision on an adjudication case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The candidates are other people: issue the digital ID.
+    Different,
+    /// The person is already enrolled: refuse, and flag.
+    Same,
+}
+
+/// Decides a case (supervisors).
+pub async fn decide(
+    idp: &Idp,
+    supervisor: &OfficerRow,
+    case_id: &str,
+    verdict: Verdict,
+    note: &str,
+    now: UnixTime,
+) -> Result<Outcome> {
+    let note = note.trim();
+    if note.chars().count() > 500 || note.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Error::Invalid("the note must be at most 500 characters".into()));
+    }
+    let case = store::enrolment::case(&idp.db, case_id)
+        .await?
+        .ok_or_else(|| Error::NotFound("no such adjudication case".into()))?;
+    if case.status != "open" {
+        return Err(Error::Invalid(format!("this case was already decided ({})", case.status)));
+    }
+    let packet = store::enrolment::packet(&idp.db, &case.packet_id)
+        .await?
+        .ok_or_else(|| Error::internal("a case without its packet"))?;
+    if packet.officer == supervisor.account_id {
+        return Err(Error::Forbidden("a supervisor cannot decide a case from their own enrolment".into()));
+    }
+    let status = match verdict {
+        Verdict::Different => "different",
+        Verdict::Same => "same",
+    };
+    let decision =
+        CaseDecision { id: case.id.clone(), status: status.into(), by: supervisor.account_id.clone(), note: note.into(), at: now };
+    idp.audit(
+        NewEntry::new(Event::AdjudicationDecided, format!("account:{}", supervisor.account_id), format!("case:{}", case.id))
+            .detail(serde_json::json!({"verdict": status, "packet": packet.id, "cid": packet.cid, "candidates": serde_json::from_str::<serde_json::Value>(&case.candidates).unwrap_or_default(), "note": note})),
+        now,
+    )
+    .await?;
+    match verdict {
+        Verdict::Different => {
+            let sealed = base64::engine::general_purpose::STANDARD
+                .decode(&packet.captures)
+                .map_err(|_| Error::internal("packet encoding"))?;
+            let evidence: serde_json::Value =
+                serde_json::from_slice(&idp.kek().open(&packet_aad(&packet.id), &sealed)?).map_err(|e| Error::internal(e.to_string()))?;
+            let records = records_from_evidence(&evidence)?;
+            let cid = Cid::parse(&packet.cid).map_err(|e| Error::internal(e.to_string()))?;
+            let account = eligible(idp, &cid, PacketKind::Enrolment).await?;
+            let _one = idp.enrol_lock.lock().await;
+            issue(idp, packet, &records, account, false, Some(decision), now).await
+        }
+        Verdict::Same => {
+            let mut packet = packet;
+            packet.outcome = "refused".into();
+            let d = Decision {
+                packet: packet.clone(),
+                new_packet: false,
+                templates: Vec::new(),
+                open_case: None,
+                raise_assurance: None,
+                decide_case: Some(decision),
+            };
+            if !store::enrolment::record_decision(&idp.db, d).await? {
+                return Err(Error::Invalid("this case was decided at the same time by someone else".into()));
+            }
+            Ok(Outcome::Refused { packet_id: packet.id })
+        }
+    }
+}
+
+/// The records inside a stored packet (verified when it was submitted; read again here
+/// without the signature checks, whose certificates may since have expired).
+fn records_from_evidence(evidence: &serde_json::Value) -> Result<Vec<Record>> {
+    let response: sbi::messages::CaptureResponse =
+        serde_json::from_value(evidence["response"].clone()).map_err(|e| Error::internal(e.to_string()))?;
+    let mut out = Vec::new();
+    for entry in response.biometrics {
+        let data = entry.data.ok_or_else(|| Error::internal("a stored capture without data"))?;
+        let payload = sbi::jws::parse("stored capture", &data)
+            .map_err(|e| Error::internal(e.to_string()))?
+            .payload_unverified()
+            .to_vec();
+        let c: sbi::messages::CaptureData = serde_json::from_slice(&payload).map_err(|e| Error::internal(e.to_string()))?;
+        let finger = sbi::messages::finger_from_sub_type(&c.bio_sub_type).ok_or_else(|| Error::internal("finger"))?;
+        let value = sbi::jws::decode_unsigned("bioValue", &c.bio_value).map_err(|e| Error::internal(e.to_string()))?;
+        match sbi::verify::read_biometric(finger, value, c.bio_extract.as_deref()).map_err(|e| Error::internal(e.to_string()))? {
+            (_, BioFormat::MinutiaeRecord(r)) => out.push(*r),
+            (_, BioFormat::FingerImage) => return Err(Error::internal("finger images are not supported yet")),
+        }
+    }
+    Ok(out)
+}

@@ -43,6 +43,16 @@ pub fn spawn(state: AppState, listener: TcpListener) -> Result<Running> {
     let addr = listener.local_addr().map_err(|e| Error::Config(format!("listener: {e}")))?;
     let (tx, rx) = watch::channel(false);
     state.spawn_upkeep(rx.clone());
+    // The in-memory ABIS is rebuilt from the enrolled templates at start (in the background:
+    // the first enrolment waits for it anyway, under the enrolment lock).
+    let warm = state.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match crate::enrolment::sync_abis(&warm).await {
+            Ok(()) => tracing::info!(enrolled = biometric_adapter::abis::Abis::len(&warm.abis), seconds = started.elapsed().as_secs_f64(), "ABIS loaded"),
+            Err(e) => tracing::error!(error = %e, "loading the ABIS failed; enrolment will retry"),
+        }
+    });
     let app = crate::http::app(state.clone());
     let mut rx2 = rx;
     let task = tokio::spawn(async move {

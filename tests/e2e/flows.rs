@@ -20,19 +20,19 @@ use crate::{
     support::{self, Backend, TestIdp},
 };
 
-fn payload(jwt: &str) -> Value {
+pub(crate) fn payload(jwt: &str) -> Value {
     let p = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
 }
 
-fn pkce() -> (String, String) {
+pub(crate) fn pkce() -> (String, String) {
     let verifier = idp::domain::secrets::random_token().unwrap();
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()));
     (verifier, challenge)
 }
 
-fn authorize_url(
+pub(crate) fn authorize_url(
     base: &str,
     client_id: &str,
     redirect: &str,
@@ -56,7 +56,7 @@ fn authorize_url(
     u.to_string()
 }
 
-fn code_of(callback: &str) -> String {
+pub(crate) fn code_of(callback: &str) -> String {
     let u = url::Url::parse(callback).unwrap();
     if let Some((_, e)) = u.query_pairs().find(|(k, _)| k == "error") {
         panic!("authorization error {e}: {callback}");
@@ -64,7 +64,7 @@ fn code_of(callback: &str) -> String {
     u.query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string()
 }
 
-async fn redeem(idp: &TestIdp, id: &str, secret: &str, code: &str, redirect: &str, verifier: &str) -> Value {
+pub(crate) async fn redeem(idp: &TestIdp, id: &str, secret: &str, code: &str, redirect: &str, verifier: &str) -> Value {
     let r = support::http()
         .post(idp.url("/token"))
         .basic_auth(id, Some(secret))

@@ -93,6 +93,16 @@ pub enum Event {
     BirthRegistered,
     /// The civil-registration agency registered a death.
     DeathRegistered,
+    /// An enrolment issued (or biometrically enrolled) a digital ID.
+    EnrolmentIssued,
+    /// An enrolment found possible duplicates and opened an adjudication case.
+    EnrolmentAdjudication,
+    /// A supervisor decided an adjudication case.
+    AdjudicationDecided,
+    /// A citizen was re-verified at a centre (matched or not).
+    EnrolmentReverified,
+    /// A citizen's passkeys were revoked and a new activation code issued.
+    PasskeysReset,
 }
 
 impl Event {
@@ -137,6 +147,11 @@ impl Event {
             Event::OfficerDenied => "officer_denied",
             Event::BirthRegistered => "birth_registered",
             Event::DeathRegistered => "death_registered",
+            Event::EnrolmentIssued => "enrolment_issued",
+            Event::EnrolmentAdjudication => "enrolment_adjudication",
+            Event::AdjudicationDecided => "adjudication_decided",
+            Event::EnrolmentReverified => "enrolment_reverified",
+            Event::PasskeysReset => "passkeys_reset",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod discovery;
+pub mod enrol;
 mod errors;
 pub mod extract;
 pub mod middleware;
@@ -83,11 +84,22 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/enrol", get(enrol::console))
+        .route("/enrol/capture/start", post(enrol::capture_start))
+        .route("/enrol/cases", get(enrol::cases))
+        .route("/enrol/cases/{id}", get(enrol::case_page).post(enrol::case_decide))
+        .route("/static/enrol.js", get(static_enrol_js))
         .merge(admin::routes(state.clone()))
+        .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
+        // Ten signed finger captures (images, from a real scanner) are larger than any form:
+        // this one route has its own limit.
+        .route(
+            "/enrol/submit",
+            post(enrol::submit).layer(RequestBodyLimitLayer::new(crate::enrolment::MAX_RESPONSE_BYTES + 64 * 1024)),
+        )
         .fallback(pages::not_found)
         .layer(Extension(discovery::Discovery(doc)))
         .layer(axum::middleware::from_fn(middleware::observe))
-        .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -108,6 +120,10 @@ fn static_asset(body: &'static str, content_type: &'static str) -> axum::respons
 
 async fn static_css() -> axum::response::Response {
     static_asset(include_str!("../../static/app.css"), "text/css; charset=utf-8")
+}
+
+async fn static_enrol_js() -> axum::response::Response {
+    static_asset(include_str!("../../static/enrol.js"), "text/javascript; charset=utf-8")
 }
 
 async fn static_js() -> axum::response::Response {

@@ -82,10 +82,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Browser {
 }
 
 impl Browser {
-    fn lang(&self, ui_locales: Option<&str>) -> Lang {
+    pub(super) fn lang(&self, ui_locales: Option<&str>) -> Lang {
         Lang::negotiate(ui_locales, self.lang_cookie.as_deref(), self.accept_language.as_deref())
     }
-    async fn session(&self, idp: &Idp, now: i64) -> Result<Option<SessionRow>> {
+    pub(super) async fn session(&self, idp: &Idp, now: i64) -> Result<Option<SessionRow>> {
         login::session(idp, self.session.as_deref(), now).await
     }
 }
@@ -102,7 +102,7 @@ fn set_cookie(resp: &mut Response, value: String) {
 }
 
 /// Finishes a page response: sets the browser cookie when new, forbids caching.
-fn finish(idp: &Idp, b: &Browser, mut resp: Response) -> Response {
+pub(super) fn finish(idp: &Idp, b: &Browser, mut resp: Response) -> Response {
     if b.fresh {
         set_cookie(&mut resp, format!("{BROWSER}={}{}", b.id, cookie_attrs(idp, 400 * 24 * 3600)));
     }
@@ -111,11 +111,11 @@ fn finish(idp: &Idp, b: &Browser, mut resp: Response) -> Response {
 }
 
 /// The CSRF token of a browser: a MAC of its cookie, so it is useless in another browser.
-fn csrf_token(idp: &Idp, b: &Browser) -> String {
+pub(super) fn csrf_token(idp: &Idp, b: &Browser) -> String {
     secrets::mac_hex(&idp.csrf_key, &b.id)
 }
 
-fn csrf_ok(idp: &Idp, b: &Browser, presented: Option<&str>) -> bool {
+pub(super) fn csrf_ok(idp: &Idp, b: &Browser, presented: Option<&str>) -> bool {
     !b.fresh && presented.is_some_and(|p| p.as_bytes().ct_eq(csrf_token(idp, b).as_bytes()).into())
 }
 
@@ -127,11 +127,11 @@ fn with_form_target(resp: &mut Response, target: &str) {
 }
 
 /// The 403 page for a form whose CSRF token is missing or not this browser's.
-fn csrf_refused(idp: &Idp, b: &Browser) -> Response {
+pub(super) fn csrf_refused(idp: &Idp, b: &Browser) -> Response {
     message(idp, b, StatusCode::FORBIDDEN, "error.title", idp.i18n.t(b.lang(None)).get("error.csrf").to_string(), "")
 }
 
-fn render(tpl: impl Template) -> Response {
+pub(super) fn render(tpl: impl Template) -> Response {
     match tpl.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
@@ -156,7 +156,7 @@ struct MessagePage<'a> {
 }
 
 /// An error page (never a redirect).
-fn message(idp: &Idp, b: &Browser, status: StatusCode, heading_key: &str, message: String, hint_key: &str) -> Response {
+pub(super) fn message(idp: &Idp, b: &Browser, status: StatusCode, heading_key: &str, message: String, hint_key: &str) -> Response {
     let t = idp.i18n.t(b.lang(None));
     let page = MessagePage {
         t,
@@ -302,7 +302,7 @@ pub async fn login_page(
     Ok(finish(&idp, &b, render(page)))
 }
 
-fn json_error(status: StatusCode, msg: &str) -> Response {
+pub(super) fn json_error(status: StatusCode, msg: &str) -> Response {
     let mut r = (status, Json(serde_json::json!({"error": msg}))).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -310,7 +310,7 @@ fn json_error(status: StatusCode, msg: &str) -> Response {
 
 /// Maps an error of a JSON page endpoint: user-facing messages for what the user can fix,
 /// 429 with Retry-After for limits, and the generic mapping otherwise.
-fn json_fail(e: Error) -> Response {
+pub(super) fn json_fail(e: Error) -> Response {
     match e {
         Error::Invalid(m) => json_error(StatusCode::BAD_REQUEST, &m),
         Error::NotFound(m) => json_error(StatusCode::NOT_FOUND, &m),
@@ -325,12 +325,12 @@ fn json_fail(e: Error) -> Response {
     }
 }
 
-fn csrf_header(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn csrf_header(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-csrf-token").and_then(|v| v.to_str().ok())
 }
 
 /// Parses a JSON body with a size already bounded by the body limit.
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| Error::Invalid(format!("malformed request: {e}")))
 }
 
@@ -768,7 +768,7 @@ struct AccountPage<'a> {
     activity: Vec<ActivityLine>,
 }
 
-fn date(t: i64) -> String {
+pub(super) fn date(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
         .and_then(|d| d.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok())

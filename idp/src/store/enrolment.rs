@@ -148,3 +148,304 @@ pub async fn officers(db: &Db) -> Result<Vec<OfficerRow>> {
     .await?;
     rows.iter().map(officer_row).collect()
 }
+
+/// An enrolment or re-verification packet: everything submitted, verbatim.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PacketRow {
+    /// Chosen by the console before the first upload.
+    pub id: String,
+    /// `enrolment` or `reverification`.
+    pub kind: String,
+    /// Whose.
+    pub cid: String,
+    /// The officer's account.
+    pub officer: String,
+    /// The centre.
+    pub centre: String,
+    /// The submission (JSON: the capture request and the device's signed response).
+    pub captures: String,
+    /// SHA-256 (hex) of the submission.
+    pub digest: String,
+    /// `issued`, `adjudication`, `refused`, `verified`, `not_matched`.
+    pub outcome: String,
+    /// The digital ID it issued or re-verified.
+    pub account_id: Option<String>,
+    /// When.
+    pub submitted_at: UnixTime,
+}
+
+fn packet_row(r: &Row) -> Result<PacketRow> {
+    Ok(PacketRow {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        cid: r.try_get("cid")?,
+        officer: r.try_get("officer")?,
+        centre: r.try_get("centre")?,
+        captures: r.try_get("captures")?,
+        digest: r.try_get("digest")?,
+        outcome: r.try_get("outcome")?,
+        account_id: r.try_get("account_id")?,
+        submitted_at: r.try_get("submitted_at")?,
+    })
+}
+
+/// A packet by id.
+pub async fn packet(db: &Db, id: &str) -> Result<Option<PacketRow>> {
+    let r = query(
+        "SELECT id, kind, cid, officer, centre, captures, digest, outcome, account_id, submitted_at \
+         FROM enrolment_packets WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut db.reader().await?)
+    .await?;
+    r.as_ref().map(packet_row).transpose()
+}
+
+/// The packet that issued a digital ID: the evidence of its enrolment.
+pub async fn issuing_packet(db: &Db, account_id: &str) -> Result<Option<PacketRow>> {
+    let r = query(
+        "SELECT id, kind, cid, officer, centre, captures, digest, outcome, account_id, submitted_at \
+         FROM enrolment_packets WHERE account_id = $1 AND kind = 'enrolment' AND outcome = 'issued' \
+         ORDER BY submitted_at DESC LIMIT 1",
+    )
+    .bind(account_id)
+    .fetch_optional(&mut db.reader().await?)
+    .await?;
+    r.as_ref().map(packet_row).transpose()
+}
+
+/// One sealed template of a finger.
+#[derive(Clone, Debug)]
+pub struct TemplateRow {
+    /// Whose.
+    pub account_id: String,
+    /// ISO finger position code (1-10).
+    pub finger: i64,
+    /// The ISO 19794-2 record, sealed under the KEK.
+    pub sealed: Vec<u8>,
+    /// From which packet.
+    pub packet_id: String,
+    /// When.
+    pub created_at: UnixTime,
+}
+
+/// What an enrolment decision writes, all in one transaction.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    /// The packet (inserted, or updated when it was waiting in adjudication).
+    pub packet: PacketRow,
+    /// Insert the packet (`true`) or only update its outcome and account (`false`).
+    pub new_packet: bool,
+    /// Templates to enrol.
+    pub templates: Vec<TemplateRow>,
+    /// An adjudication case to open: (id, candidates JSON).
+    pub open_case: Option<(String, String)>,
+    /// Raise the account's assurance (it was enrolled biometrically).
+    pub raise_assurance: Option<String>,
+    /// Close an open case. Checked first: if the case is no longer open, nothing is written.
+    pub decide_case: Option<CaseDecision>,
+}
+
+/// A supervisor's decision on a case.
+#[derive(Clone, Debug)]
+pub struct CaseDecision {
+    /// The case.
+    pub id: String,
+    /// `different` or `same`.
+    pub status: String,
+    /// The supervisor's account.
+    pub by: String,
+    /// Their note.
+    pub note: String,
+    /// When.
+    pub at: UnixTime,
+}
+
+/// Writes a decision; `false` (nothing written) when the packet id is already taken by another
+/// writer (a concurrent retry of the same upload).
+pub async fn record_decision(db: &Db, d: Decision) -> Result<bool> {
+    db.write(move |mut tx| {
+        Box::pin(async move {
+            let p = &d.packet;
+            if let Some(c) = &d.decide_case {
+                let done = query(
+                    "UPDATE adjudication_cases SET status = $1, decided_by = $2, decided_at = $3, note = $4 \
+                     WHERE id = $5 AND status = 'open'",
+                )
+                .bind(&c.status)
+                .bind(&c.by)
+                .bind(c.at)
+                .bind(&c.note)
+                .bind(&c.id)
+                .execute(&mut tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+            }
+            if d.new_packet {
+                if query("SELECT 1 FROM enrolment_packets WHERE id = $1").bind(&p.id).fetch_optional(&mut tx).await?.is_some()
+                {
+                    return Ok(false);
+                }
+                query(
+                    "INSERT INTO enrolment_packets (id, kind, cid, officer, centre, captures, digest, outcome, account_id, submitted_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&p.id)
+                .bind(&p.kind)
+                .bind(&p.cid)
+                .bind(&p.officer)
+                .bind(&p.centre)
+                .bind(&p.captures)
+                .bind(&p.digest)
+                .bind(&p.outcome)
+                .bind(&p.account_id)
+                .bind(p.submitted_at)
+                .execute(&mut tx)
+                .await?;
+            } else {
+                query("UPDATE enrolment_packets SET outcome = $1, account_id = $2 WHERE id = $3")
+                    .bind(&p.outcome)
+                    .bind(&p.account_id)
+                    .bind(&p.id)
+                    .execute(&mut tx)
+                    .await?;
+            }
+            for t in &d.templates {
+                query("DELETE FROM biometric_templates WHERE account_id = $1 AND finger = $2")
+                    .bind(&t.account_id)
+                    .bind(t.finger)
+                    .execute(&mut tx)
+                    .await?;
+                query(
+                    "INSERT INTO biometric_templates (account_id, finger, template, packet_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&t.account_id)
+                .bind(t.finger)
+                .bind(t.sealed.clone())
+                .bind(&t.packet_id)
+                .bind(t.created_at)
+                .execute(&mut tx)
+                .await?;
+            }
+            if let Some((id, candidates)) = &d.open_case {
+                query(
+                    "INSERT INTO adjudication_cases (id, packet_id, candidates, status, created_at) VALUES ($1, $2, $3, 'open', $4)",
+                )
+                .bind(id)
+                .bind(&p.id)
+                .bind(candidates)
+                .bind(p.submitted_at)
+                .execute(&mut tx)
+                .await?;
+            }
+            if let (Some(acr), Some(account)) = (&d.raise_assurance, &p.account_id) {
+                query("UPDATE accounts SET assurance = $1 WHERE id = $2").bind(acr).bind(account).execute(&mut tx).await?;
+            }
+            Ok(true)
+        })
+    })
+    .await
+}
+
+/// Templates created at or after `since` (Unix seconds), for loading the ABIS: all of them at
+/// start, then the new ones other instances wrote.
+pub async fn templates_since(db: &Db, since: UnixTime) -> Result<Vec<TemplateRow>> {
+    let rows = query(
+        "SELECT account_id, finger, template, packet_id, created_at FROM biometric_templates \
+         WHERE created_at >= $1 ORDER BY created_at, account_id, finger",
+    )
+    .bind(since)
+    .fetch_all(&mut db.reader().await?)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TemplateRow {
+                account_id: r.try_get("account_id")?,
+                finger: r.try_get("finger")?,
+                sealed: r.try_get("template")?,
+                packet_id: r.try_get("packet_id")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// The templates of one digital ID.
+pub async fn templates_of(db: &Db, account_id: &str) -> Result<Vec<TemplateRow>> {
+    let rows = query(
+        "SELECT account_id, finger, template, packet_id, created_at FROM biometric_templates WHERE account_id = $1 ORDER BY finger",
+    )
+    .bind(account_id)
+    .fetch_all(&mut db.reader().await?)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TemplateRow {
+                account_id: r.try_get("account_id")?,
+                finger: r.try_get("finger")?,
+                sealed: r.try_get("template")?,
+                packet_id: r.try_get("packet_id")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// An adjudication case.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CaseRow {
+    /// Its id.
+    pub id: String,
+    /// The packet waiting on it.
+    pub packet_id: String,
+    /// JSON list of candidates.
+    pub candidates: String,
+    /// `open`, `different` or `same`.
+    pub status: String,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// When.
+    pub decided_at: Option<UnixTime>,
+    /// The supervisor's note.
+    pub note: Option<String>,
+    /// Opened.
+    pub created_at: UnixTime,
+}
+
+fn case_row(r: &Row) -> Result<CaseRow> {
+    Ok(CaseRow {
+        id: r.try_get("id")?,
+        packet_id: r.try_get("packet_id")?,
+        candidates: r.try_get("candidates")?,
+        status: r.try_get("status")?,
+        decided_by: r.try_get("decided_by")?,
+        decided_at: r.try_get("decided_at")?,
+        note: r.try_get("note")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// Open cases, oldest first.
+pub async fn open_cases(db: &Db, limit: i64) -> Result<Vec<CaseRow>> {
+    let rows = query(
+        "SELECT id, packet_id, candidates, status, decided_by, decided_at, note, created_at FROM adjudication_cases \
+         WHERE status = 'open' ORDER BY created_at, id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut db.reader().await?)
+    .await?;
+    rows.iter().map(case_row).collect()
+}
+
+/// One case.
+pub async fn case(db: &Db, id: &str) -> Result<Option<CaseRow>> {
+    let r = query(
+        "SELECT id, packet_id, candidates, status, decided_by, decided_at, note, created_at FROM adjudication_cases WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut db.reader().await?)
+    .await?;
+    r.as_ref().map(case_row).transpose()
+}

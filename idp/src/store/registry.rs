@@ -208,3 +208,29 @@ pub async fn deceased_with_open_accounts(db: &Db) -> Result<Vec<String>> {
     .await?;
     rows.iter().map(|r| r.try_get("cid")).collect()
 }
+
+/// Re-verification at a centre: every passkey of the account is removed and its sessions end,
+/// and it waits for activation with a new code (issued by [`issue`] after this), in one
+/// transaction. `false` if the account is closed or unknown.
+pub async fn reset_passkeys(db: &Db, account_id: &str, now: UnixTime) -> Result<bool> {
+    let account_id = account_id.to_owned();
+    db.write(move |mut tx| {
+        Box::pin(async move {
+            let done = query("UPDATE accounts SET status = 'pending' WHERE id = $1 AND status <> 'closed'")
+                .bind(&account_id)
+                .execute(&mut tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            query("DELETE FROM credentials WHERE account_id = $1").bind(&account_id).execute(&mut tx).await?;
+            query("UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND ended_at IS NULL")
+                .bind(now)
+                .bind(&account_id)
+                .execute(&mut tx)
+                .await?;
+            Ok(true)
+        })
+    })
+    .await
+}

@@ -1,0 +1,367 @@
+//! The enrolment console: officers find a person in the registry, capture ten fingers through
+//! their own scanner's device service (the page's script talks to it on 127.0.0.1 and forwards
+//! the signed answer, which the server verifies again), and read the activation code to print;
+//! supervisors decide adjudication cases. Every page checks the officer's role on every request.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use base64::Engine;
+
+use super::{
+    extract::OAuthForm,
+    pages::{Browser, csrf_header, csrf_ok, csrf_refused, csrf_token, date, finish, json_error, json_fail, message, parse_json, render},
+};
+use crate::{
+    app::{AppState, Idp},
+    domain::{self, cid::Cid},
+    enrolment::{self, Outcome, PacketKind, Role, Verdict},
+    error::{Error, Result},
+    i18n::T,
+    store::{self, enrolment::OfficerRow},
+};
+
+/// What the console may connect to besides this origin: the officer's own device service on
+/// 127.0.0.1 (MOSIP SBI, ports 4501-4600).
+const CONSOLE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self' http://127.0.0.1:* http://localhost:*; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The signed-in officer with at least `needed`, or the response to send instead (the login
+/// page, or a 403 page — the refusal is audited by [`enrolment::require`]).
+async fn officer(idp: &Idp, b: &Browser, needed: Role, what: &str, now: i64) -> Result<std::result::Result<OfficerRow, Response>> {
+    let Some(s) = b.session(idp, now).await? else {
+        return Ok(Err(finish(idp, b, Redirect::to("/login").into_response())));
+    };
+    match enrolment::require(idp, &s.account_id, needed, what, now).await {
+        Ok(o) => Ok(Ok(o)),
+        Err(Error::Forbidden(m)) => Ok(Err(message(idp, b, StatusCode::FORBIDDEN, "error.title", m, ""))),
+        Err(e) => Err(e),
+    }
+}
+
+/// The same for the console's JSON calls.
+async fn officer_json(idp: &Idp, b: &Browser, headers: &HeaderMap, now: i64) -> std::result::Result<OfficerRow, Response> {
+    if !csrf_ok(idp, b, csrf_header(headers)) {
+        return Err(json_error(StatusCode::FORBIDDEN, "the page has expired; reload it"));
+    }
+    let s = match b.session(idp, now).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err(json_error(StatusCode::UNAUTHORIZED, "please sign in again")),
+        Err(e) => return Err(json_fail(e)),
+    };
+    enrolment::require(idp, &s.account_id, Role::EnrolmentOfficer, "enrolment:capture", now).await.map_err(json_fail)
+}
+
+fn console_csp(mut r: Response) -> Response {
+    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONSOLE_CSP));
+    r
+}
+
+struct PersonView {
+    cid: String,
+    name: String,
+    born: String,
+    sex: String,
+    place: String,
+}
+
+#[derive(Template)]
+#[template(path = "enrol.html")]
+struct ConsolePage<'a> {
+    t: T<'a>,
+    csrf: String,
+    script: bool,
+    back: String,
+    officer: String,
+    role: String,
+    centre: String,
+    query: String,
+    error: String,
+    person: Option<PersonView>,
+    /// `enrolment`, `reverification`, or empty when the person cannot be captured.
+    action: String,
+    refusal: String,
+    supervisor: bool,
+    open_cases: usize,
+}
+
+/// `GET /enrol[?cid=...]`.
+pub async fn console(State(idp): State<AppState>, b: Browser, Query(q): Query<HashMap<String, String>>) -> Result<Response> {
+    let now = domain::now();
+    let o = match officer(&idp, &b, Role::EnrolmentOfficer, "enrolment:console", now).await? {
+        Ok(o) => o,
+        Err(r) => return Ok(r),
+    };
+    let officer_name = person_name(&idp, &o.cid).await?;
+    let query = q.get("cid").map(|c| c.trim().to_owned()).unwrap_or_default();
+    let (mut error, mut person, mut action, mut refusal) = (String::new(), None, String::new(), String::new());
+    if !query.is_empty() {
+        match Cid::parse(&query) {
+            Err(e) => error = e.to_string(),
+            Ok(cid) => match store::registry::person(&idp.db, &cid).await? {
+                None => error = format!("CID {} is not in the civil registry", cid.as_str()),
+                Some(p) => {
+                    person = Some(PersonView {
+                        cid: p.cid.as_str().to_owned(),
+                        name: p.full_name(),
+                        born: p.date_of_birth.clone(),
+                        sex: p.sex.clone(),
+                        place: format!("{}, {} Gewog, {} Dzongkhag", p.village, p.gewog, p.dzongkhag),
+                    });
+                    match enrolment::check_eligible(&idp, &cid).await {
+                        Ok(kind) => action = kind.as_str().to_owned(),
+                        Err(Error::Invalid(m) | Error::NotFound(m)) => refusal = m,
+                        Err(e) => return Err(e),
+                    }
+                }
+            },
+        }
+    }
+    let supervisor = Role::parse(&o.role).is_ok_and(|r| r >= Role::Supervisor);
+    let open_cases = if supervisor { store::enrolment::open_cases(&idp.db, 1000).await?.len() } else { 0 };
+    let page = ConsolePage {
+        t: idp.i18n.t(b.lang(None)),
+        csrf: csrf_token(&idp, &b),
+        script: false,
+        back: b.path.clone(),
+        officer: officer_name,
+        role: o.role.replace('_', " "),
+        centre: o.centre.clone(),
+        query,
+        error,
+        person,
+        action,
+        refusal,
+        supervisor,
+        open_cases,
+    };
+    Ok(console_csp(finish(&idp, &b, render(page))))
+}
+
+async fn person_name(idp: &Idp, cid: &str) -> Result<String> {
+    let cid = Cid::parse(cid).map_err(|e| Error::internal(e.to_string()))?;
+    Ok(store::registry::person(&idp.db, &cid).await?.map(|p| p.full_name()).unwrap_or_default())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    cid: String,
+    kind: PacketKind,
+}
+
+/// `POST /enrol/capture/start` (JSON, `x-csrf-token`): the RCAPTURE request for the scanner.
+pub async fn capture_start(State(idp): State<AppState>, b: Browser, headers: HeaderMap, body: Bytes) -> Response {
+    let now = domain::now();
+    let o = match officer_json(&idp, &b, &headers, now).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let run = async {
+        let body: StartBody = parse_json(&body)?;
+        let cid = Cid::parse(&body.cid).map_err(|e| Error::Invalid(format!("cid: {e}")))?;
+        enrolment::start_capture(&idp, &o, &cid, body.kind, now).await
+    };
+    match run.await {
+        Ok(start) => no_store(Json(start).into_response()),
+        Err(e) => json_fail(e),
+    }
+}
+
+/// `POST /enrol/submit` (JSON, `x-csrf-token`): the scanner's signed answer; the outcome, with
+/// the activation code (and its QR code) when a digital ID was issued.
+pub async fn submit(State(idp): State<AppState>, b: Browser, headers: HeaderMap, body: Bytes) -> Response {
+    let now = domain::now();
+    let o = match officer_json(&idp, &b, &headers, now).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let run = async {
+        let sub: enrolment::Submission = parse_json(&body)?;
+        enrolment::submit(&idp, &o, &sub, now).await
+    };
+    match run.await {
+        Ok(outcome) => {
+            let mut v = serde_json::to_value(&outcome).unwrap_or_default();
+            if let Some(qr) = qr_of(&outcome) {
+                v["qr"] = qr.into();
+            }
+            no_store(Json(v).into_response())
+        }
+        Err(e) => json_fail(e),
+    }
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The activation code as a QR code (an SVG data URL), for the slip the citizen takes home.
+fn qr_of(outcome: &Outcome) -> Option<String> {
+    let (url, code) = match outcome {
+        Outcome::Issued { activation_url, activation_code: Some(code), .. } => (activation_url, code),
+        Outcome::Verified { activation_url, activation_code, .. } => (activation_url, activation_code),
+        _ => return None,
+    };
+    let text = format!("{url}#code={code}");
+    let qr = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let svg = qr.render::<qrcode::render::svg::Color<'_>>().min_dimensions(160, 160).build();
+    Some(format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg)))
+}
+
+struct CaseLine {
+    id: String,
+    cid: String,
+    name: String,
+    opened: String,
+    candidates: usize,
+}
+
+#[derive(Template)]
+#[template(path = "cases.html")]
+struct CasesPage<'a> {
+    t: T<'a>,
+    csrf: String,
+    script: bool,
+    back: String,
+    cases: Vec<CaseLine>,
+}
+
+/// `GET /enrol/cases` (supervisors): the open adjudication cases, oldest first.
+pub async fn cases(State(idp): State<AppState>, b: Browser) -> Result<Response> {
+    let now = domain::now();
+    if let Err(r) = officer(&idp, &b, Role::Supervisor, "enrolment:cases", now).await? {
+        return Ok(r);
+    }
+    let mut lines = Vec::new();
+    for c in store::enrolment::open_cases(&idp.db, 200).await? {
+        let Some(p) = store::enrolment::packet(&idp.db, &c.packet_id).await? else { continue };
+        lines.push(CaseLine {
+            name: person_name(&idp, &p.cid).await?,
+            cid: p.cid,
+            opened: date(c.created_at),
+            candidates: serde_json::from_str::<Vec<serde_json::Value>>(&c.candidates).map_or(0, |v| v.len()),
+            id: c.id,
+        });
+    }
+    let page = CasesPage { t: idp.i18n.t(b.lang(None)), csrf: csrf_token(&idp, &b), script: false, back: b.path.clone(), cases: lines };
+    Ok(finish(&idp, &b, render(page)))
+}
+
+struct CandidateLine {
+    cid: String,
+    name: String,
+    born: String,
+    place: String,
+    fmr: String,
+    fingers: String,
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage<'a> {
+    t: T<'a>,
+    csrf: String,
+    script: bool,
+    back: String,
+    id: String,
+    person: PersonView,
+    centre: String,
+    submitted: String,
+    candidates: Vec<CandidateLine>,
+}
+
+/// `GET /enrol/cases/{id}`: the person, the candidates with their registry data and scores.
+pub async fn case_page(State(idp): State<AppState>, b: Browser, Path(id): Path<String>) -> Result<Response> {
+    let now = domain::now();
+    if let Err(r) = officer(&idp, &b, Role::Supervisor, "enrolment:cases", now).await? {
+        return Ok(r);
+    }
+    let Some(c) = store::enrolment::case(&idp.db, &id).await?.filter(|c| c.status == "open") else {
+        return Ok(message(&idp, &b, StatusCode::NOT_FOUND, "error.title", "No such open case.".into(), ""));
+    };
+    let p = store::enrolment::packet(&idp.db, &c.packet_id).await?.ok_or_else(|| Error::internal("case without packet"))?;
+    let view = |p: &crate::domain::registry::Person| PersonView {
+        cid: p.cid.as_str().to_owned(),
+        name: p.full_name(),
+        born: p.date_of_birth.clone(),
+        sex: p.sex.clone(),
+        place: format!("{}, {} Gewog, {} Dzongkhag", p.village, p.gewog, p.dzongkhag),
+    };
+    let cid = Cid::parse(&p.cid).map_err(|e| Error::internal(e.to_string()))?;
+    let person = store::registry::person(&idp.db, &cid).await?.map(|p| view(&p)).ok_or_else(|| Error::internal("person"))?;
+    let mut candidates = Vec::new();
+    for cand in serde_json::from_str::<Vec<serde_json::Value>>(&c.candidates).unwrap_or_default() {
+        let ccid = cand["cid"].as_str().unwrap_or_default();
+        let registry = match Cid::parse(ccid) {
+            Ok(x) => store::registry::person(&idp.db, &x).await?.map(|p| view(&p)),
+            Err(_) => None,
+        };
+        let fingers = cand["fingers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| Some(format!("{}: {:.1}", f.get(0)?.as_u64()?, f.get(1)?.as_f64()?)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        candidates.push(CandidateLine {
+            cid: ccid.to_owned(),
+            name: registry.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
+            born: registry.as_ref().map(|r| r.born.clone()).unwrap_or_default(),
+            place: registry.map(|r| r.place).unwrap_or_default(),
+            fmr: format!("{:.1e}", cand["false_match_rate"].as_f64().unwrap_or(1.0)),
+            fingers,
+        });
+    }
+    let page = CasePage {
+        t: idp.i18n.t(b.lang(None)),
+        csrf: csrf_token(&idp, &b),
+        script: false,
+        back: b.path.clone(),
+        id: c.id,
+        person,
+        centre: p.centre,
+        submitted: date(p.submitted_at),
+        candidates,
+    };
+    Ok(finish(&idp, &b, render(page)))
+}
+
+/// `POST /enrol/cases/{id}` (form: csrf, verdict `different` or `same`, note).
+pub async fn case_decide(State(idp): State<AppState>, b: Browser, Path(id): Path<String>, form: OAuthForm) -> Result<Response> {
+    let now = domain::now();
+    if !csrf_ok(&idp, &b, form.get("csrf")) {
+        return Ok(csrf_refused(&idp, &b));
+    }
+    let o = match officer(&idp, &b, Role::Supervisor, "enrolment:decide", now).await? {
+        Ok(o) => o,
+        Err(r) => return Ok(r),
+    };
+    let verdict = match form.get("verdict") {
+        Some("different") => Verdict::Different,
+        Some("same") => Verdict::Same,
+        _ => return Ok(message(&idp, &b, StatusCode::BAD_REQUEST, "error.title", "Choose a decision.".into(), "")),
+    };
+    let text = match enrolment::decide(&idp, &o, &id, verdict, form.get("note").unwrap_or_default(), now).await {
+        Ok(Outcome::Issued { cid, activation_code: Some(code), .. }) => {
+            format!("Different people: a digital ID was issued for CID {cid}. Activation code: {code}")
+        }
+        Ok(Outcome::Issued { cid, .. }) => format!("Different people: CID {cid} is now biometrically enrolled."),
+        Ok(_) => "The same person: the enrolment was refused and flagged.".to_owned(),
+        Err(Error::Invalid(m) | Error::NotFound(m) | Error::Forbidden(m)) => {
+            return Ok(message(&idp, &b, StatusCode::BAD_REQUEST, "error.title", m, ""));
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(message(&idp, &b, StatusCode::OK, "enrol.decided", text, ""))
+}

@@ -1,0 +1,471 @@
+//! Biometric enrolment end to end, with the device simulator over real HTTP (MOSIP SBI) and the
+//! identity provider's console API, on SQLite and PostgreSQL: an officer captures ten fingers
+//! per person exactly as the console's script does (start → RCAPTURE at the device → submit),
+//! the server verifies every device signature and de-duplicates. A population with planted
+//! duplicates (the same person presenting under another CID) must send every duplicate to
+//! adjudication and almost nobody else; a supervisor decides; an issued citizen activates a
+//! passkey and logs in at `urn:drukyul:loa:high`. Then every kind of bad input is refused with
+//! nothing stored.
+//!
+//! `TEST_ENROL_PEOPLE` sets the population (default 1,000 distinct people plus 20 duplicates on
+//! SQLite, 200 plus 20 on PostgreSQL).
+
+use std::sync::Arc;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use biometric_adapter::sbi::{
+    jws::JwsAlg,
+    messages::{CaptureData, CaptureRequest, Purpose},
+    simulator::{DeviceCredentials, DeviceProvider, Simulator, SimulatorConfig},
+};
+use serde_json::{Value, json};
+
+use crate::{
+    authenticator::ResidentSoftPasskey,
+    both_backends,
+    citizen::{self, Browser},
+    flows,
+    support::{self, Backend, TestIdp},
+};
+
+const OFFICER: &str = "10101001234";
+const SUPERVISOR: &str = "11512000123";
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+struct Devices {
+    provider: DeviceProvider,
+    device: DeviceCredentials,
+    rogue: DeviceCredentials,
+}
+
+/// A trusted device provider with one device, and a rogue provider's device.
+fn devices() -> Devices {
+    let provider = DeviceProvider::generate("Drukyul test device provider", now()).unwrap();
+    let device = provider
+        .issue_device("SIM-E2E-1", JwsAlg::ES256, now() - time::Duration::days(1), now() + time::Duration::days(30))
+        .unwrap();
+    let rogue_provider = DeviceProvider::generate("Rogue device provider", now()).unwrap();
+    let rogue = rogue_provider
+        .issue_device("SIM-ROGUE", JwsAlg::ES256, now() - time::Duration::days(1), now() + time::Duration::days(30))
+        .unwrap();
+    Devices { provider, device, rogue }
+}
+
+/// A simulator on a free port of the SBI range (4501-4600), as the console's discovery expects.
+async fn simulator(config: SimulatorConfig, device: &DeviceCredentials, ca_pem: &str) -> (u16, Arc<Simulator>) {
+    for port in 4501..=4600 {
+        let Ok(listener) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await else { continue };
+        let sim = Arc::new(Simulator::new(SimulatorConfig { port, ..config.clone() }, device, ca_pem.into()).unwrap());
+        tokio::spawn(biometric_adapter::sbi::simulator::serve(listener, Arc::clone(&sim)));
+        return (port, sim);
+    }
+    panic!("no free port in 4501-4600");
+}
+
+/// A registry CSV with the officers and `n` synthetic people (CIDs 3000000000 + i).
+fn registry_csv(n: u64) -> String {
+    let mut csv = citizen::CSV.to_string();
+    for i in 0..n {
+        csv.push_str(&format!(
+            "{},Person{i},,Test,19{:02}-0{}-1{},{},Thimphu,Chang,Motithang,HH-{i},alive\n",
+            30_000_000_000u64 + i,
+            50 + i % 50,
+            1 + i % 9,
+            i % 10,
+            if i % 2 == 0 { "F" } else { "M" }
+        ));
+    }
+    csv
+}
+
+fn person_cid(i: u64) -> String {
+    (30_000_000_000u64 + i).to_string()
+}
+
+/// An officer's browser: activated digital ID, logged in, with the console's CSRF token.
+async fn officer_browser(idp: &TestIdp, cid: &str) -> (Browser, String) {
+    let code = idp.state().issue_citizen(&idp::domain::cid::Cid::parse(cid).unwrap(), "operator", idp::domain::now()).await.unwrap();
+    let b = Browser::new(&idp.base);
+    citizen::activate(&b, &mut ResidentSoftPasskey::new(), cid, &code.activation_code).await;
+    (b, String::new())
+}
+
+struct Console<'a> {
+    b: &'a Browser,
+    csrf: String,
+    device: String,
+}
+
+impl Console<'_> {
+    /// Start, capture at the device, submit: what the console's script does. The outcome (or
+    /// the error) and the raw device answer.
+    async fn enrol(&self, cid: &str, kind: &str) -> (u16, Value) {
+        let (s, start) = self.b.post_json("/enrol/capture/start", &self.csrf, json!({"cid": cid, "kind": kind})).await;
+        if s != 200 {
+            return (s, start);
+        }
+        let response = self.capture(&start["request"]).await;
+        self.submit(&uuid(), &start["request"]["transactionId"], &response).await
+    }
+
+    async fn capture(&self, request: &Value) -> Value {
+        let r = reqwest::Client::new()
+            .request(reqwest::Method::from_bytes(b"RCAPTURE").unwrap(), format!("{}/capture", self.device))
+            .json(request)
+            .send()
+            .await
+            .unwrap();
+        r.json().await.unwrap()
+    }
+
+    async fn submit(&self, packet: &str, transaction: &Value, response: &Value) -> (u16, Value) {
+        self.b
+            .post_json(
+                "/enrol/submit",
+                &self.csrf,
+                json!({"packet_id": packet, "transaction_id": transaction, "response": response}),
+            )
+            .await
+    }
+
+    async fn present(&self, subject: u64) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/simulator/present", self.device))
+            .json(&json!({"subject": subject}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+}
+
+fn uuid() -> String {
+    hex::encode(idp::domain::secrets::random_bytes::<16>().unwrap())
+}
+
+async fn count(idp: &TestIdp, table: &'static str) -> i64 {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&idp.db.url).await.unwrap();
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    n
+}
+
+/// Sets up an IdP trusting `devices`, a registry, a centre, an officer and a supervisor.
+async fn setup(backend: Backend, devices: &Devices, people: u64) -> Option<(TestIdp, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("device-cas.pem");
+    std::fs::write(&ca, devices.provider.ca_pem()).unwrap();
+    let idp = support::start_with(backend, |c| c.enrolment.trusted_device_cas = ca.clone()).await?;
+    let state = idp.state();
+    let now = idp::domain::now();
+    let people = idp::domain::registry::parse_csv(registry_csv(people).as_bytes(), now_date(), 100);
+    state.import_registry(people, "e2e.csv", "operator", now, &mut |_| {}).await.unwrap().unwrap();
+    let centre = idp::enrolment::CentreCode::parse("THI-01").unwrap();
+    idp::enrolment::add_centre(state, &centre, "Thimphu", "Thimphu", now).await.unwrap();
+    Some((idp, dir))
+}
+
+fn now_date() -> time::Date {
+    now().date()
+}
+
+async fn make_officer(idp: &TestIdp, cid: &str, role: idp::enrolment::Role) -> Browser {
+    let (b, _) = officer_browser(idp, cid).await;
+    let centre = idp::enrolment::CentreCode::parse("THI-01").unwrap();
+    let c = idp::domain::cid::Cid::parse(cid).unwrap();
+    idp::enrolment::add_officer(idp.state(), &c, &centre, role, "operator", idp::domain::now()).await.unwrap();
+    b
+}
+
+async fn enrol_a_population(backend: Backend) {
+    let default = if matches!(backend, Backend::Sqlite) { 1000 } else { 200 };
+    let distinct: u64 = std::env::var("TEST_ENROL_PEOPLE").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let duplicates = 20;
+    let devices = devices();
+    let Some((idp, _dir)) = setup(backend, &devices, distinct + duplicates).await else { return };
+    let config = SimulatorConfig { seed: 2026, subjects: distinct, duplicates, ..SimulatorConfig::default() };
+    let (port, sim) = simulator(config, &devices.device, devices.provider.ca_pem()).await;
+    let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
+    let (s, _, page) = officer.get("/enrol").await;
+    assert_eq!(s, 200, "{page}");
+    let console = Console { b: &officer, csrf: citizen::csrf_of(&page), device: format!("http://127.0.0.1:{port}") };
+    let roster = sim.roster();
+    assert_eq!(roster.duplicates.len() as u64, duplicates);
+
+    // Subject i presents as person i; a planted duplicate presents under its own new CID.
+    let started = std::time::Instant::now();
+    let mut issued = Vec::new();
+    let mut false_cases = Vec::new();
+    let mut duplicate_cases = Vec::new();
+    for subject in 0..distinct + duplicates {
+        console.present(subject).await;
+        let (s, outcome) = console.enrol(&person_cid(subject), "enrolment").await;
+        assert_eq!(s, 200, "subject {subject}: {outcome}");
+        let planted = roster.duplicates.iter().find(|d| d.subject == subject);
+        match (outcome["outcome"].as_str().unwrap(), planted) {
+            ("issued", None) => issued.push((subject, outcome)),
+            ("adjudication", Some(d)) => duplicate_cases.push((subject, d.same_person_as, outcome)),
+            ("adjudication", None) => false_cases.push((subject, outcome)),
+            ("issued", Some(d)) => panic!("planted duplicate {subject} (= {}) was issued: {outcome}", d.same_person_as),
+            (other, _) => panic!("subject {subject}: {other} {outcome}"),
+        }
+    }
+    eprintln!(
+        "enrolled {} people ({} duplicates) in {:.1} s: {} issued, {} duplicates to adjudication, {} false cases",
+        distinct + duplicates,
+        duplicates,
+        started.elapsed().as_secs_f64(),
+        issued.len(),
+        duplicate_cases.len(),
+        false_cases.len()
+    );
+    assert_eq!(duplicate_cases.len() as u64, duplicates, "every planted duplicate goes to adjudication");
+    assert!(false_cases.len() <= 1, "at most one false case: {false_cases:?}");
+    assert_eq!(count(&idp, "enrolment_packets").await as u64, distinct + duplicates);
+    assert_eq!(count(&idp, "adjudication_cases").await as usize, duplicates as usize + false_cases.len());
+
+    // The case names the person the duplicate really is.
+    let (dup_subject, same_as, outcome) = &duplicate_cases[0];
+    let case_id = outcome["case_id"].as_str().unwrap();
+    let supervisor = make_officer(&idp, SUPERVISOR, idp::enrolment::Role::Supervisor).await;
+    let (s, _, list) = supervisor.get("/enrol/cases").await;
+    assert_eq!(s, 200);
+    assert!(list.contains(case_id), "the queue lists the case");
+    let (s, _, case_page) = supervisor.get(&format!("/enrol/cases/{case_id}")).await;
+    assert_eq!(s, 200);
+    assert!(case_page.contains(&person_cid(*dup_subject)) && case_page.contains(&person_cid(*same_as)), "{case_page}");
+    // An enrolment officer may not decide (403, audited); the supervisor decides "same person".
+    let (s, _, _) = officer.get(&format!("/enrol/cases/{case_id}")).await;
+    assert_eq!(s, 403);
+    let csrf = citizen::csrf_of(&case_page);
+    let (s, _, done) = supervisor
+        .post_form(&format!("/enrol/cases/{case_id}"), &[("csrf", &csrf), ("verdict", "same"), ("note", "same face")])
+        .await;
+    assert_eq!(s, 200, "{done}");
+    assert!(done.contains("refused and flagged"), "{done}");
+    let (s, _, again) = supervisor
+        .post_form(&format!("/enrol/cases/{case_id}"), &[("csrf", &csrf), ("verdict", "different"), ("note", "")])
+        .await;
+    assert_eq!(s, 400, "decided once: {again}");
+    assert!(idp::store::login::account_by_cid(&idp.state().db, &person_cid(*dup_subject)).await.unwrap().is_none());
+    // Another case decided "different people": the ID is issued with an activation code.
+    let (_, _, outcome2) = &duplicate_cases[1];
+    let case2 = outcome2["case_id"].as_str().unwrap();
+    let (_, _, page2) = supervisor.get(&format!("/enrol/cases/{case2}")).await;
+    let (s, _, done) = supervisor
+        .post_form(
+            &format!("/enrol/cases/{case2}"),
+            &[("csrf", &citizen::csrf_of(&page2)), ("verdict", "different"), ("note", "twins")],
+        )
+        .await;
+    assert_eq!(s, 200, "{done}");
+    assert!(done.contains("Activation code"), "{done}");
+
+    // An issued citizen activates a passkey and logs in at loa:high.
+    let (subject, outcome) = &issued[0];
+    assert_eq!(outcome["cid"], person_cid(*subject));
+    assert!(outcome["qr"].as_str().unwrap().starts_with("data:image/svg+xml;base64,"));
+    let citizen_b = Browser::new(&idp.base);
+    let mut key = ResidentSoftPasskey::new();
+    citizen::activate(&citizen_b, &mut key, &person_cid(*subject), outcome["activation_code"].as_str().unwrap()).await;
+    let redirect = "http://localhost:9/cb";
+    let (id, secret) = support::register(&idp, citizen::web_client(redirect)).await;
+    let (verifier, challenge) = flows::pkce();
+    let url = flows::authorize_url(
+        &idp.base,
+        &id,
+        redirect,
+        "openid",
+        &challenge,
+        &[("claims", r#"{"id_token":{"acr":{"essential":true,"value":"urn:drukyul:loa:high"}}}"#)],
+    );
+    let b2 = Browser::new(&idp.base);
+    let callback = citizen::login_through(&b2, &mut key, &url, true).await;
+    let tokens = flows::redeem(&idp, &id, &secret.unwrap(), &flows::code_of(&callback), redirect, &verifier).await;
+    let claims = flows::payload(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["acr"], "urn:drukyul:loa:high", "{claims}");
+
+    let events: Vec<String> =
+        idp::store::audit::page(&idp.state().db, 0, 100_000).await.unwrap().into_iter().map(|e| e.body.event).collect();
+    for e in ["enrolment_issued", "enrolment_adjudication", "adjudication_decided", "officer_denied"] {
+        assert!(events.iter().any(|x| x == e), "{e} audited");
+    }
+    idp.stop().await;
+}
+both_backends!(enrol_a_population);
+
+/// Signs capture payloads as `device` would, chaining hashes from the request.
+fn signed_response(device: &DeviceCredentials, data: &[CaptureData], request: &CaptureRequest) -> Value {
+    let signer = device.signer().unwrap();
+    let mut previous = request.bio[0].previous_hash.clone();
+    let mut biometrics = Vec::new();
+    for d in data {
+        let bio = URL_SAFE_NO_PAD.decode(&d.bio_value).unwrap();
+        let hash = biometric_adapter::sbi::verify::chain_next(&previous, &bio);
+        biometrics.push(json!({
+            "specVersion": "0.9.5",
+            "data": signer.sign(&serde_json::to_vec(d).unwrap()).unwrap(),
+            "hash": hash,
+            "error": {"errorCode": "0", "errorInfo": "Success"},
+        }));
+        previous = hash;
+    }
+    json!({"biometrics": biometrics})
+}
+
+async fn bad_captures_are_refused(backend: Backend) {
+    let devices = devices();
+    let Some((idp, _dir)) = setup(backend, &devices, 10).await else { return };
+    let config = SimulatorConfig { seed: 9, subjects: 10, duplicates: 0, ..SimulatorConfig::default() };
+    let (port, sim) = simulator(config.clone(), &devices.device, devices.provider.ca_pem()).await;
+    let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
+    let (_, _, page) = officer.get("/enrol").await;
+    let console = Console { b: &officer, csrf: citizen::csrf_of(&page), device: format!("http://127.0.0.1:{port}") };
+    let cid = person_cid(3);
+    console.present(3).await;
+    let stored = || async { (count(&idp, "enrolment_packets").await, count(&idp, "biometric_templates").await, count(&idp, "accounts").await) };
+    let before = stored().await;
+
+    // Each case: a fresh transaction, a doctored answer, a clear refusal, nothing stored.
+    let start = |kind: &'static str| {
+        let b = &officer;
+        let csrf = console.csrf.clone();
+        let cid = cid.clone();
+        async move {
+            let (s, start) = b.post_json("/enrol/capture/start", &csrf, json!({"cid": cid, "kind": kind})).await;
+            assert_eq!(s, 200, "{start}");
+            start["request"].clone()
+        }
+    };
+    let refused = |what: &'static str, expect: &'static str| {
+        move |(s, body): (u16, Value)| {
+            assert_eq!(s, 400, "{what}: {body}");
+            let msg = body["error"].as_str().unwrap_or_default().to_lowercase();
+            assert!(msg.contains(expect), "{what}: {msg}");
+        }
+    };
+
+    // 1. A forged answer: one capture's payload changed after signing.
+    let request = start("enrolment").await;
+    let mut response = console.capture(&request).await;
+    let data = response["biometrics"][0]["data"].as_str().unwrap().to_string();
+    let parts: Vec<&str> = data.split('.').collect();
+    let mut payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    payload["qualityScore"] = json!(99);
+    let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload.to_string()), parts[2]);
+    response["biometrics"][0]["data"] = forged.into();
+    refused("forged", "signature")(console.submit(&uuid(), &request["transactionId"], &response).await);
+
+    // 2. Re-signed by a device whose provider is not trusted.
+    let request = start("enrolment").await;
+    let req: CaptureRequest = serde_json::from_value(request.clone()).unwrap();
+    let data = sim.capture_data(&req, Purpose::Registration, now()).unwrap();
+    let response = signed_response(&devices.rogue, &data, &req);
+    refused("untrusted device", "trusted")(console.submit(&uuid(), &request["transactionId"], &response).await);
+
+    // 3. A replayed transactionId: a good answer submitted twice, the second under a new packet.
+    let request = start("enrolment").await;
+    let response = console.capture(&request).await;
+    let packet = uuid();
+    let (s, first) = console.submit(&packet, &request["transactionId"], &response).await;
+    assert_eq!(s, 200, "{first}");
+    assert_eq!(first["outcome"], "issued");
+    let after_first = stored().await;
+    refused("replayed transaction", "transactionid")(console.submit(&uuid(), &request["transactionId"], &response).await);
+    // The same packet again is a retry, not a second enrolment: the same outcome, nothing new.
+    let (s, retry) = console.submit(&packet, &request["transactionId"], &response).await;
+    assert_eq!((s, retry["outcome"].as_str()), (200, Some("issued")), "{retry}");
+    assert_eq!(stored().await, after_first);
+    // The same packet id with something else in it is refused.
+    let mut other = response.clone();
+    other["biometrics"].as_array_mut().unwrap().pop();
+    refused("packet id reuse", "packet_id")(console.submit(&packet, &request["transactionId"], &other).await);
+    // And this person, now enrolled, can only be re-verified.
+    let (s, body) = officer.post_json("/enrol/capture/start", &console.csrf, json!({"cid": cid, "kind": "enrolment"})).await;
+    assert!(s == 400 && body["error"].as_str().unwrap().contains("already"), "{body}");
+
+    // The rest on a person not yet enrolled.
+    let cid2 = person_cid(4);
+    console.present(4).await;
+    let before = stored().await;
+    let start2 = || async {
+        let (s, start) = officer.post_json("/enrol/capture/start", &console.csrf, json!({"cid": cid2, "kind": "enrolment"})).await;
+        assert_eq!(s, 200, "{start}");
+        start["request"].clone()
+    };
+    // 4. A capture for the wrong purpose (an authentication capture, signed by the trusted device).
+    let request = start2().await;
+    let mut req: CaptureRequest = serde_json::from_value(request.clone()).unwrap();
+    req.purpose = Purpose::Auth;
+    let auth_sim = Simulator::new(
+        SimulatorConfig { purpose: Purpose::Auth, ..config.clone() },
+        &devices.device,
+        devices.provider.ca_pem().into(),
+    )
+    .unwrap();
+    auth_sim.present(4).unwrap();
+    let data = auth_sim.capture_data(&req, Purpose::Auth, now()).unwrap();
+    let response = signed_response(&devices.device, &data, &req);
+    refused("wrong purpose", "purpose")(console.submit(&uuid(), &request["transactionId"], &response).await);
+
+    // 5. A truncated template inside a validly signed capture.
+    let request = start2().await;
+    let req: CaptureRequest = serde_json::from_value(request.clone()).unwrap();
+    let mut data = sim.capture_data(&req, Purpose::Registration, now()).unwrap();
+    let mut bio = URL_SAFE_NO_PAD.decode(&data[2].bio_value).unwrap();
+    bio.truncate(bio.len() - 7);
+    data[2].bio_value = URL_SAFE_NO_PAD.encode(&bio);
+    let response = signed_response(&devices.device, &data, &req);
+    refused("truncated template", "record")(console.submit(&uuid(), &request["transactionId"], &response).await);
+
+    // 6. A capture below the configured quality: the refusal names the finger and the score.
+    let request = start2().await;
+    let req: CaptureRequest = serde_json::from_value(request.clone()).unwrap();
+    let mut data = sim.capture_data(&req, Purpose::Registration, now()).unwrap();
+    data[5].quality_score = 12.0;
+    let finger = data[5].bio_sub_type.clone();
+    let response = signed_response(&devices.device, &data, &req);
+    let (s, body) = console.submit(&uuid(), &request["transactionId"], &response).await;
+    assert_eq!(s, 400, "{body}");
+    let msg = body["error"].as_str().unwrap();
+    assert!(msg.contains("12") && msg.to_lowercase().contains(&finger.to_lowercase()), "low quality: {msg}");
+
+    // 7. A capture whose transactionId is not the one asked for, and one nobody asked for.
+    let request = start2().await;
+    let mut req: CaptureRequest = serde_json::from_value(request.clone()).unwrap();
+    req.transaction_id = "made-up-transaction".into();
+    let response = console.capture(&serde_json::to_value(&req).unwrap()).await;
+    refused("echo mismatch", "transaction")(console.submit(&uuid(), &request["transactionId"], &response).await);
+    refused("unknown transaction", "transactionid")(console.submit(&uuid(), &json!("made-up-transaction"), &response).await);
+
+    // 8. Not an officer: refused, audited; a deceased person cannot be enrolled.
+    let stranger = Browser::new(&idp.base);
+    let (s, _) = stranger.post_json("/enrol/capture/start", "x", json!({"cid": cid2, "kind": "enrolment"})).await;
+    assert_eq!(s, 403, "no CSRF token, no session");
+    let (s, _, _) = stranger.get("/enrol").await;
+    assert_eq!(s, 303, "to the login page");
+
+    assert_eq!(stored().await, before, "nothing stored by any refused capture");
+    assert_eq!(stored().await.0, after_first.0);
+    let _ = before;
+
+    // Re-verification of the enrolled person: matching fingers revoke the passkeys and issue a
+    // new activation code; another person's fingers do not match.
+    let enrolled_cid = cid;
+    console.present(7).await;
+    let (s, no) = console.enrol(&enrolled_cid, "reverification").await;
+    assert_eq!((s, no["outcome"].as_str()), (200, Some("not_matched")), "{no}");
+    console.present(3).await;
+    let (s, yes) = console.enrol(&enrolled_cid, "reverification").await;
+    assert_eq!((s, yes["outcome"].as_str()), (200, Some("verified")), "{yes}");
+    assert!(yes["activation_code"].as_str().is_some_and(|c| !c.is_empty()));
+    idp.stop().await;
+}
+both_backends!(bad_captures_are_refused);
