@@ -32,6 +32,11 @@
 //! - scale: the gallery keeps its index in memory and its shortlist verification is linear in the
 //!   shortlist; galleries of millions of fingers (the programme's phase one) need the index's
 //!   memory layout and shortlist sizes revisited against the performance targets.
+//!
+//! Fuzzing: `fuzz/` (its own cargo workspace) has cargo-fuzz targets for the SBI response parser
+//! and verifier (`sbi_response`) and the template parser (`template_parse`); on the stable
+//! toolchain run them as `RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none -O <target>` from
+//! that directory (`fuzz/README.md` has the full commands).
 #![forbid(unsafe_code)]
 
 pub mod abis;
