@@ -191,3 +191,43 @@ impl Abis for MemoryAbis {
         self.inner.read().map(|i| i.names.len() - i.deleted.len()).unwrap_or(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::population::{FINGERS, NoiseParams, Population};
+
+    fn records(p: &Population, person: u64, capture: u32) -> Vec<Record> {
+        FINGERS
+            .iter()
+            .map(|&f| {
+                let mut rng = p.capture_rng(person, f, capture).unwrap();
+                p.impression(person, f, &NoiseParams::default(), &mut rng).unwrap().to_record().unwrap()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn finds_the_same_person_and_nobody_else_and_forgets_the_deleted() {
+        let p = Population::new(11);
+        let abis = MemoryAbis::new();
+        for person in 0..40 {
+            let found = abis.identify(&records(&p, person, 0), &IdentifyRequest::default()).await.unwrap();
+            assert!(found.is_empty(), "person {person} is new: {found:?}");
+            abis.insert(&format!("ref-{person}"), &records(&p, person, 0)).await.unwrap();
+        }
+        assert_eq!(abis.len(), 40);
+        assert!(abis.insert("ref-3", &records(&p, 3, 5)).await.is_err(), "a reference id once");
+        for person in [0, 17, 39] {
+            let found = abis.identify(&records(&p, person, 1), &IdentifyRequest::default()).await.unwrap();
+            assert_eq!(found.iter().map(|c| c.reference_id.as_str()).collect::<Vec<_>>(), [format!("ref-{person}")]);
+            assert!(found[0].false_match_rate < 1e-6 && found[0].fingers.len() == 10);
+        }
+        let only = IdentifyRequest { gallery: Some(vec!["ref-1".into()]), ..IdentifyRequest::default() };
+        assert!(abis.identify(&records(&p, 17, 2), &only).await.unwrap().is_empty(), "outside the gallery asked for");
+        assert!(abis.delete("ref-17").await.unwrap());
+        assert!(!abis.delete("ref-17").await.unwrap());
+        assert!(abis.identify(&records(&p, 17, 3), &IdentifyRequest::default()).await.unwrap().is_empty());
+        assert_eq!(abis.len(), 39);
+    }
+}

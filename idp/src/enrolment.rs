@@ -371,7 +371,8 @@ fn trust_store(idp: &Idp) -> Result<sbi::trust::TrustStore> {
     let path = &idp.config.enrolment.trusted_device_cas;
     if path.as_os_str().is_empty() {
         return Err(Error::Invalid(
-            "biometric enrolment is not configured: set enrolment.trusted_device_cas to the device-provider CA file".into(),
+            "biometric enrolment is not configured: set enrolment.trusted_device_cas to the device-provider CA file"
+                .into(),
         ));
     }
     let pem = std::fs::read_to_string(path)
@@ -394,7 +395,7 @@ pub struct Submission {
 
 /// What became of a packet.
 #[derive(Debug, serde::Serialize)]
-#[serde(tag = "outcome", rename_all = "lowercase")]
+#[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// A digital ID was issued (or an existing one enrolled): the activation code to hand over.
     Issued {
@@ -514,7 +515,7 @@ pub async fn submit(idp: &Idp, officer: &OfficerRow, sub: &Submission, now: Unix
     sbi::quality::QualityPolicy::new(idp.config.enrolment.min_quality)
         .map_err(|e| Error::Config(e.to_string()))?
         .check(&captures)
-        .map_err(|e| Error::Invalid(format!("recapture: {e}")))?;
+        .map_err(|e| Error::Invalid(e.to_string()))?;
     let records = records(&captures)?;
     let account = eligible(idp, &cid, context.kind).await?;
 
@@ -609,8 +610,12 @@ async fn enrol(
         return Err(Error::Invalid("this packet was submitted at the same time by another upload".into()));
     }
     idp.audit(
-        NewEntry::new(Event::EnrolmentAdjudication, format!("account:{}", packet.officer), format!("packet:{}", packet.id))
-            .detail(serde_json::json!({"case": case_id, "candidates": found.len(), "centre": packet.centre})),
+        NewEntry::new(
+            Event::EnrolmentAdjudication,
+            format!("account:{}", packet.officer),
+            format!("packet:{}", packet.id),
+        )
+        .detail(serde_json::json!({"case": case_id, "candidates": found.len(), "centre": packet.centre})),
         now,
     )
     .await?;
@@ -642,7 +647,8 @@ async fn issue(
     // finger), stored as it came, sealed and bound to the account and finger.
     let mut templates = Vec::new();
     for r in records {
-        let finger = r.views().first().map(|v| v.finger_position().code()).ok_or_else(|| Error::internal("empty record"))?;
+        let finger =
+            r.views().first().map(|v| v.finger_position().code()).ok_or_else(|| Error::internal("empty record"))?;
         let bytes = biometric_adapter::template::write(r);
         templates.push(TemplateRow {
             account_id: account_id.clone(),
@@ -716,8 +722,9 @@ async fn reverify(
         return Err(Error::Invalid("this packet was submitted at the same time by another upload".into()));
     }
     idp.audit(
-        NewEntry::new(Event::EnrolmentReverified, actor.clone(), format!("account:{}", account.id))
-            .detail(serde_json::json!({"packet": packet.id, "matched": v.is_match, "false_match_rate": v.false_match_rate})),
+        NewEntry::new(Event::EnrolmentReverified, actor.clone(), format!("account:{}", account.id)).detail(
+            serde_json::json!({"packet": packet.id, "matched": v.is_match, "false_match_rate": v.false_match_rate}),
+        ),
         now,
     )
     .await?;
@@ -746,7 +753,11 @@ async fn replay_outcome(idp: &Idp, p: &PacketRow, now: UnixTime) -> Result<Outco
                 Some(a) => store::login::account(&idp.db, a).await?.is_some_and(|a| a.status == "pending"),
                 None => false,
             };
-            let code = if pending { Some(idp.issue_citizen(&cid, &format!("account:{}", p.officer), now).await?) } else { None };
+            let code = if pending {
+                Some(idp.issue_citizen(&cid, &format!("account:{}", p.officer), now).await?)
+            } else {
+                None
+            };
             Outcome::Issued {
                 packet_id: id,
                 cid: p.cid.clone(),
@@ -808,8 +819,13 @@ pub async fn decide(
         Verdict::Different => "different",
         Verdict::Same => "same",
     };
-    let decision =
-        CaseDecision { id: case.id.clone(), status: status.into(), by: supervisor.account_id.clone(), note: note.into(), at: now };
+    let decision = CaseDecision {
+        id: case.id.clone(),
+        status: status.into(),
+        by: supervisor.account_id.clone(),
+        note: note.into(),
+        at: now,
+    };
     idp.audit(
         NewEntry::new(Event::AdjudicationDecided, format!("account:{}", supervisor.account_id), format!("case:{}", case.id))
             .detail(serde_json::json!({"verdict": status, "packet": packet.id, "cid": packet.cid, "candidates": serde_json::from_str::<serde_json::Value>(&case.candidates).unwrap_or_default(), "note": note})),
@@ -822,7 +838,8 @@ pub async fn decide(
                 .decode(&packet.captures)
                 .map_err(|_| Error::internal("packet encoding"))?;
             let evidence: serde_json::Value =
-                serde_json::from_slice(&idp.kek().open(&packet_aad(&packet.id), &sealed)?).map_err(|e| Error::internal(e.to_string()))?;
+                serde_json::from_slice(&idp.kek().open(&packet_aad(&packet.id), &sealed)?)
+                    .map_err(|e| Error::internal(e.to_string()))?;
             let records = records_from_evidence(&evidence)?;
             let cid = Cid::parse(&packet.cid).map_err(|e| Error::internal(e.to_string()))?;
             let account = eligible(idp, &cid, PacketKind::Enrolment).await?;
@@ -860,10 +877,13 @@ fn records_from_evidence(evidence: &serde_json::Value) -> Result<Vec<Record>> {
             .map_err(|e| Error::internal(e.to_string()))?
             .payload_unverified()
             .to_vec();
-        let c: sbi::messages::CaptureData = serde_json::from_slice(&payload).map_err(|e| Error::internal(e.to_string()))?;
+        let c: sbi::messages::CaptureData =
+            serde_json::from_slice(&payload).map_err(|e| Error::internal(e.to_string()))?;
         let finger = sbi::messages::finger_from_sub_type(&c.bio_sub_type).ok_or_else(|| Error::internal("finger"))?;
         let value = sbi::jws::decode_unsigned("bioValue", &c.bio_value).map_err(|e| Error::internal(e.to_string()))?;
-        match sbi::verify::read_biometric(finger, value, c.bio_extract.as_deref()).map_err(|e| Error::internal(e.to_string()))? {
+        match sbi::verify::read_biometric(finger, value, c.bio_extract.as_deref())
+            .map_err(|e| Error::internal(e.to_string()))?
+        {
             (_, BioFormat::MinutiaeRecord(r)) => out.push(*r),
             (_, BioFormat::FingerImage) => return Err(Error::internal("finger images are not supported yet")),
         }

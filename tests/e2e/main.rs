@@ -9,6 +9,7 @@ mod attacks;
 mod authenticator;
 mod citizen;
 mod cluster;
+mod enrol;
 mod enrolment;
 mod flows;
 mod life_events;

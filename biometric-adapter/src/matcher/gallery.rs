@@ -10,7 +10,7 @@ use crate::template::FingerPosition;
 pub type SubjectId = u64;
 
 /// Enrolled subjects, searchable 1:N.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Gallery {
     subjects: Vec<(SubjectId, Subject)>,
     /// One index per finger position code (0 unknown … 10 left little).
@@ -56,6 +56,14 @@ pub struct Identification {
     pub candidates: Vec<Candidate>,
     /// Subjects compared in full (the shortlist); the rest were ruled out by the index.
     pub compared: usize,
+}
+
+impl Default for Gallery {
+    /// An empty gallery with its per-finger indexes (a derived `Default` would have none, and
+    /// nothing inserted would ever be indexed).
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Gallery {

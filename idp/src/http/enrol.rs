@@ -17,7 +17,10 @@ use base64::Engine;
 
 use super::{
     extract::OAuthForm,
-    pages::{Browser, csrf_header, csrf_ok, csrf_refused, csrf_token, date, finish, json_error, json_fail, message, parse_json, render},
+    pages::{
+        Browser, csrf_header, csrf_ok, csrf_refused, csrf_token, date, finish, json_error, json_fail, message,
+        parse_json, render,
+    },
 };
 use crate::{
     app::{AppState, Idp},
@@ -35,7 +38,13 @@ connect-src 'self' http://127.0.0.1:* http://localhost:*; form-action 'self'; fr
 
 /// The signed-in officer with at least `needed`, or the response to send instead (the login
 /// page, or a 403 page — the refusal is audited by [`enrolment::require`]).
-async fn officer(idp: &Idp, b: &Browser, needed: Role, what: &str, now: i64) -> Result<std::result::Result<OfficerRow, Response>> {
+async fn officer(
+    idp: &Idp,
+    b: &Browser,
+    needed: Role,
+    what: &str,
+    now: i64,
+) -> Result<std::result::Result<OfficerRow, Response>> {
     let Some(s) = b.session(idp, now).await? else {
         return Ok(Err(finish(idp, b, Redirect::to("/login").into_response())));
     };
@@ -47,7 +56,12 @@ async fn officer(idp: &Idp, b: &Browser, needed: Role, what: &str, now: i64) -> 
 }
 
 /// The same for the console's JSON calls.
-async fn officer_json(idp: &Idp, b: &Browser, headers: &HeaderMap, now: i64) -> std::result::Result<OfficerRow, Response> {
+async fn officer_json(
+    idp: &Idp,
+    b: &Browser,
+    headers: &HeaderMap,
+    now: i64,
+) -> std::result::Result<OfficerRow, Response> {
     if !csrf_ok(idp, b, csrf_header(headers)) {
         return Err(json_error(StatusCode::FORBIDDEN, "the page has expired; reload it"));
     }
@@ -93,7 +107,11 @@ struct ConsolePage<'a> {
 }
 
 /// `GET /enrol[?cid=...]`.
-pub async fn console(State(idp): State<AppState>, b: Browser, Query(q): Query<HashMap<String, String>>) -> Result<Response> {
+pub async fn console(
+    State(idp): State<AppState>,
+    b: Browser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
     let now = domain::now();
     let o = match officer(&idp, &b, Role::EnrolmentOfficer, "enrolment:console", now).await? {
         Ok(o) => o,
@@ -252,7 +270,13 @@ pub async fn cases(State(idp): State<AppState>, b: Browser) -> Result<Response> 
             id: c.id,
         });
     }
-    let page = CasesPage { t: idp.i18n.t(b.lang(None)), csrf: csrf_token(&idp, &b), script: false, back: b.path.clone(), cases: lines };
+    let page = CasesPage {
+        t: idp.i18n.t(b.lang(None)),
+        csrf: csrf_token(&idp, &b),
+        script: false,
+        back: b.path.clone(),
+        cases: lines,
+    };
     Ok(finish(&idp, &b, render(page)))
 }
 
@@ -288,7 +312,8 @@ pub async fn case_page(State(idp): State<AppState>, b: Browser, Path(id): Path<S
     let Some(c) = store::enrolment::case(&idp.db, &id).await?.filter(|c| c.status == "open") else {
         return Ok(message(&idp, &b, StatusCode::NOT_FOUND, "error.title", "No such open case.".into(), ""));
     };
-    let p = store::enrolment::packet(&idp.db, &c.packet_id).await?.ok_or_else(|| Error::internal("case without packet"))?;
+    let p =
+        store::enrolment::packet(&idp.db, &c.packet_id).await?.ok_or_else(|| Error::internal("case without packet"))?;
     let view = |p: &crate::domain::registry::Person| PersonView {
         cid: p.cid.as_str().to_owned(),
         name: p.full_name(),
@@ -297,7 +322,8 @@ pub async fn case_page(State(idp): State<AppState>, b: Browser, Path(id): Path<S
         place: format!("{}, {} Gewog, {} Dzongkhag", p.village, p.gewog, p.dzongkhag),
     };
     let cid = Cid::parse(&p.cid).map_err(|e| Error::internal(e.to_string()))?;
-    let person = store::registry::person(&idp.db, &cid).await?.map(|p| view(&p)).ok_or_else(|| Error::internal("person"))?;
+    let person =
+        store::registry::person(&idp.db, &cid).await?.map(|p| view(&p)).ok_or_else(|| Error::internal("person"))?;
     let mut candidates = Vec::new();
     for cand in serde_json::from_str::<Vec<serde_json::Value>>(&c.candidates).unwrap_or_default() {
         let ccid = cand["cid"].as_str().unwrap_or_default();
@@ -338,7 +364,12 @@ pub async fn case_page(State(idp): State<AppState>, b: Browser, Path(id): Path<S
 }
 
 /// `POST /enrol/cases/{id}` (form: csrf, verdict `different` or `same`, note).
-pub async fn case_decide(State(idp): State<AppState>, b: Browser, Path(id): Path<String>, form: OAuthForm) -> Result<Response> {
+pub async fn case_decide(
+    State(idp): State<AppState>,
+    b: Browser,
+    Path(id): Path<String>,
+    form: OAuthForm,
+) -> Result<Response> {
     let now = domain::now();
     if !csrf_ok(&idp, &b, form.get("csrf")) {
         return Ok(csrf_refused(&idp, &b));

@@ -156,7 +156,14 @@ struct MessagePage<'a> {
 }
 
 /// An error page (never a redirect).
-pub(super) fn message(idp: &Idp, b: &Browser, status: StatusCode, heading_key: &str, message: String, hint_key: &str) -> Response {
+pub(super) fn message(
+    idp: &Idp,
+    b: &Browser,
+    status: StatusCode,
+    heading_key: &str,
+    message: String,
+    hint_key: &str,
+) -> Response {
     let t = idp.i18n.t(b.lang(None));
     let page = MessagePage {
         t,
