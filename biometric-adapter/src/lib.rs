@@ -12,13 +12,20 @@
 //!   invariant), scores mapped to false match rates calibrated on the population, multi-finger
 //!   fusion, and 1:N identification through a triplet index with a shortlist verified on all cores
 //!   (the algorithm is in the module's docs);
+//! - [`finger_image`]: ISO/IEC 19794-4 finger image records (2005 and 2011 editions, as SBI
+//!   registration captures carry them), parsed strictly with byte-offset errors, and the images
+//!   inside decoded to pixels — JPEG 2000 (pure Rust), PNG, JPEG, uncompressed; also bare image
+//!   files and SBI capture data elements (`bioValue`, signature not checked here);
+//! - [`extract`]: minutiae extraction with NIST's MINDTCT (NBIS, built from its C sources by the
+//!   `nbis-rs` crate), written as ISO/IEC 19794-2:2005 records the matcher compares;
 //! - one error type, [`Error`];
 //! - the `biometric-adapter` binary: `template show FILE` prints a record as JSON,
-//!   `template compare A B [--fmr RATE] [--json]` prints the scores and the decision.
+//!   `template compare A B [--fmr RATE] [--json]` prints the scores and the decision,
+//!   `template extract IMAGE [-o OUT]` writes the minutiae record of a finger image.
 //!
 //! Still to come (see the enrolment issue and `DESIGN.md`, "Enrolment and biometrics"), and not
 //! pretended here:
-//! - ISO/IEC 19794-4 finger image decoding and minutiae extraction (`template extract`);
+//! - WSQ decoding: WSQ-compressed images are recognised and refused with a clear error;
 //! - the MOSIP SBI 0.9.5 device protocol client (discovery, device info, RCAPTURE, CAPTURE) that
 //!   verifies the device's JWS signatures against trusted device-provider CAs;
 //! - the device simulator binary: an SBI HTTP service over [`population`], with planted
@@ -31,6 +38,8 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod extract;
+pub mod finger_image;
 pub mod matcher;
 pub mod population;
 pub mod template;
