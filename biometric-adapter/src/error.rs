@@ -30,6 +30,23 @@ pub enum Error {
         /// What is wrong with its value.
         reason: String,
     },
+    /// The bytes are not a valid ISO/IEC 19794-4 finger image record; the inner error says at
+    /// which byte.
+    #[error("not a valid finger image record: {0}")]
+    ImageRecord(ParseError),
+    /// A finger image that cannot be decoded or used: corrupt compressed data, a size that does not
+    /// match its header or is beyond the limits, an unsupported encoding or input.
+    #[error("unusable finger image: {reason}")]
+    Image {
+        /// Why.
+        reason: String,
+    },
+    /// Minutiae extraction refused the image or failed on it.
+    #[error("minutiae extraction failed: {reason}")]
+    Extraction {
+        /// Why.
+        reason: String,
+    },
     /// A template the matcher cannot use: no minutiae, an unknown finger position where one is
     /// required, a subject with no fingers.
     #[error("cannot use this template for matching: {reason}")]
@@ -49,6 +66,14 @@ impl Error {
 
     pub(crate) fn parameter(name: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidParameter { name, reason: reason.into() }
+    }
+
+    pub(crate) fn image(reason: impl Into<String>) -> Self {
+        Error::Image { reason: reason.into() }
+    }
+
+    pub(crate) fn extraction(reason: impl Into<String>) -> Self {
+        Error::Extraction { reason: reason.into() }
     }
 
     pub(crate) fn unmatchable(reason: impl Into<String>) -> Self {

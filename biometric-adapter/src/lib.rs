@@ -18,13 +18,20 @@
 //!   trusted device-provider CAs, the digital id, the capture hash chain, transactionId echo and
 //!   replay guard, purpose, environment, fingers, the record inside bioValue), per-finger quality
 //!   checks, and the device simulator served by the `sbi-simulator` binary;
+//! - [`finger_image`]: ISO/IEC 19794-4 finger image records (2005 and 2011 editions, as SBI
+//!   registration captures carry them), parsed strictly with byte-offset errors, and the images
+//!   inside decoded to pixels — JPEG 2000 (pure Rust), PNG, JPEG, uncompressed; also bare image
+//!   files and SBI capture data elements (`bioValue`, signature not checked here);
+//! - [`extract`]: minutiae extraction with NIST's MINDTCT (NBIS, built from its C sources by the
+//!   `nbis-rs` crate), written as ISO/IEC 19794-2:2005 records the matcher compares;
 //! - one error type, [`Error`];
 //! - the `biometric-adapter` binary: `template show FILE` prints a record as JSON,
-//!   `template compare A B [--fmr RATE] [--json]` prints the scores and the decision.
+//!   `template compare A B [--fmr RATE] [--json]` prints the scores and the decision,
+//!   `template extract IMAGE [-o OUT]` writes the minutiae record of a finger image.
 //!
 //! Still to come (see the enrolment issue and `DESIGN.md`, "Enrolment and biometrics"), and not
 //! pretended here:
-//! - ISO/IEC 19794-4 finger image decoding and minutiae extraction (`template extract`);
+//! - WSQ decoding: WSQ-compressed images are recognised and refused with a clear error;
 //! - decrypting CAPTURE responses whose bioValue is encrypted under a MOSIP domain key (refused as
 //!   unsupported);
 //! - the `Abis` trait over [`matcher::Gallery`] (built from the database on start) and an HTTP
@@ -41,6 +48,8 @@
 
 pub mod abis;
 mod error;
+pub mod extract;
+pub mod finger_image;
 pub mod matcher;
 pub mod population;
 pub mod sbi;

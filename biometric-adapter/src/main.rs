@@ -3,7 +3,10 @@
 //! - `template show FILE` validates a finger minutiae record and prints it as JSON;
 //! - `template compare A B` compares two records' fingers with the matcher and prints the score
 //!   and the decision at a target false match rate (`--json` for machines). Like `cmp`, it exits
-//!   with 0 for a match, 1 for no match and 2 when something is wrong with the input.
+//!   with 0 for a match, 1 for no match and 2 when something is wrong with the input;
+//! - `template extract IMAGE [-o OUT]` decodes a finger image (an ISO/IEC 19794-4 record, a PNG,
+//!   JPEG or JPEG 2000 file, or an SBI capture whose `bioValue` is one), extracts its minutiae with
+//!   NIST's MINDTCT and writes them as an ISO/IEC 19794-2:2005 record.
 #![forbid(unsafe_code)]
 
 use std::{
@@ -13,6 +16,8 @@ use std::{
 };
 
 use biometric_adapter::{
+    extract,
+    finger_image::{self, Capture, SbiField},
     matcher::{self, FalseMatchRate, FingerTemplate, Subject},
     template,
 };
@@ -55,13 +60,72 @@ enum TemplateCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Extract minutiae from a finger image with NIST's MINDTCT and write them as an ISO/IEC
+    /// 19794-2:2005 record. The input is an ISO/IEC 19794-4 record (2005 or 2011; JPEG 2000, PNG,
+    /// JPEG or uncompressed inside), a PNG, JPEG or JPEG 2000 file, or an SBI capture data element
+    /// (a compact JWS, its base64url payload, or the payload's JSON) whose bioValue is one of
+    /// those. The SBI signature is not checked here.
+    Extract {
+        /// The image, record or SBI capture.
+        image: PathBuf,
+        /// Where to write the record (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Read an SBI capture's bioExtract instead of its bioValue (MOSIP's mock device service
+        /// puts the ISO/IEC 19794-4 record there).
+        #[arg(long)]
+        bio_extract: bool,
+        /// Resolution of image files that do not carry one, in pixels per inch.
+        #[arg(long, default_value_t = finger_image::DEFAULT_PPI)]
+        ppi: u16,
+    },
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Template(TemplateCmd::Show { file }) => show(&file),
         Command::Template(TemplateCmd::Compare { a, b, fmr, json }) => compare(&a, &b, fmr, json),
+        Command::Template(TemplateCmd::Extract { image, output, bio_extract, ppi }) => {
+            let field = if bio_extract { SbiField::BioExtract } else { SbiField::BioValue };
+            match extract_file(&image, output.as_deref(), field, ppi) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
+}
+
+fn extract_file(input: &Path, output: Option<&Path>, field: SbiField, ppi: u16) -> Result<(), String> {
+    let size = std::fs::metadata(input).map_err(|e| format!("{}: {e}", input.display()))?.len();
+    if size > finger_image::MAX_INPUT as u64 {
+        return Err(format!("{}: {size} bytes is above the {}-byte limit", input.display(), finger_image::MAX_INPUT));
+    }
+    let bytes = std::fs::read(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let capture = Capture::from_bytes(&bytes, field, ppi).map_err(|e| format!("{}: {e}", input.display()))?;
+    let record = extract::extract(&capture).map_err(|e| format!("{}: {e}", input.display()))?;
+    let encoded = template::write(&record);
+    match output {
+        Some(path) => std::fs::write(path, &encoded).map_err(|e| format!("{}: {e}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&encoded).and_then(|()| out.flush()).map_err(|e| format!("writing the record: {e}"))?;
+        }
+    }
+    let view = &record.views()[0];
+    eprintln!(
+        "{:?}: {} minutiae from a {}x{} image at {} ppi ({:?}), quality {}",
+        view.finger_position(),
+        view.minutiae().len(),
+        record.width(),
+        record.height(),
+        capture.image.ppi(),
+        capture.source,
+        view.quality()
+    );
+    Ok(())
 }
 
 fn read_record(file: &Path) -> Result<template::Record, String> {

@@ -195,6 +195,23 @@ mod tests {
             assert!(CentreCode::parse(bad).is_err(), "{bad}");
         }
     }
+
+    /// A real scanner's capture (MOSIP's mock device: an ISO/IEC 19794-4 record with JPEG 2000
+    /// inside) becomes minutiae through MINDTCT; a mislabelled one is refused.
+    #[tokio::test]
+    async fn a_finger_image_becomes_minutiae() {
+        use base64::Engine;
+        use biometric_adapter::template::FingerPosition;
+        let payload = include_str!("../../biometric-adapter/tests/fixtures/sbi/mosip-mock-rcapture-left-index.txt");
+        let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let data: serde_json::Value = serde_json::from_slice(&e.decode(payload.trim()).unwrap()).unwrap();
+        let record = e.decode(data["bioExtract"].as_str().unwrap().trim_end_matches('=')).unwrap();
+        assert!(record.starts_with(b"FIR\0"));
+        let minutiae = extract_image(record.clone(), FingerPosition::LeftIndex, "Left IndexFinger").await.unwrap();
+        assert!(minutiae.views()[0].minutiae().len() > 20, "MINDTCT finds the minutiae");
+        assert!(extract_image(record, FingerPosition::RightThumb, "Right Thumb").await.is_err(), "another finger");
+        assert!(extract_image(b"FIR\0garbage".to_vec(), FingerPosition::LeftIndex, "x").await.is_err());
+    }
 }
 
 // ---- biometric enrolment ----
@@ -459,19 +476,38 @@ fn template_aad(account_id: &str, finger: u8) -> Vec<u8> {
     format!("biometric:{account_id}:{finger}").into_bytes()
 }
 
-/// The minutiae records of verified captures (a real scanner's finger images are turned into
-/// minutiae by the extractor).
-fn records(captures: &[VerifiedCapture]) -> Result<Vec<Record>> {
-    captures
-        .iter()
-        .map(|c| match &c.format {
-            BioFormat::MinutiaeRecord(r) => Ok((**r).clone()),
-            BioFormat::FingerImage => Err(Error::Invalid(format!(
-                "the {} capture is a finger image; this server has no minutiae extractor for images yet",
-                c.bio_sub_type
-            ))),
-        })
-        .collect()
+/// The minutiae records of verified captures: the simulator's (and some scanners') minutiae
+/// records as they are; a real scanner's finger images (ISO/IEC 19794-4) through NIST's MINDTCT.
+/// Extraction is CPU work (tens of milliseconds a finger), so it runs off the async threads.
+async fn records(captures: &[VerifiedCapture]) -> Result<Vec<Record>> {
+    let mut out = Vec::with_capacity(captures.len());
+    for c in captures {
+        out.push(match &c.format {
+            BioFormat::MinutiaeRecord(r) => (**r).clone(),
+            BioFormat::FingerImage => extract_image(c.biometric.clone(), c.finger, &c.bio_sub_type).await?,
+        });
+    }
+    Ok(out)
+}
+
+async fn extract_image(
+    image: Vec<u8>,
+    finger: biometric_adapter::template::FingerPosition,
+    name: &str,
+) -> Result<Record> {
+    use biometric_adapter::finger_image::{Capture, SbiField};
+    let name = name.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let capture = Capture::from_bytes(&image, SbiField::BioValue, 500)
+            .map_err(|e| Error::Invalid(format!("the {name} finger image: {e}")))?;
+        if capture.finger != finger && capture.finger != biometric_adapter::template::FingerPosition::Unknown {
+            return Err(Error::Invalid(format!("the {name} finger image is labelled as another finger")));
+        }
+        biometric_adapter::extract::extract(&capture)
+            .map_err(|e| Error::Invalid(format!("the {name} finger image: {e}")))
+    })
+    .await
+    .map_err(|e| Error::internal(format!("extraction failed: {e}")))?
 }
 
 /// `POST /enrol/submit`: re-verifies every device signature of the capture, checks quality,
@@ -516,7 +552,7 @@ pub async fn submit(idp: &Idp, officer: &OfficerRow, sub: &Submission, now: Unix
         .map_err(|e| Error::Config(e.to_string()))?
         .check(&captures)
         .map_err(|e| Error::Invalid(e.to_string()))?;
-    let records = records(&captures)?;
+    let records = records(&captures).await?;
     let account = eligible(idp, &cid, context.kind).await?;
 
     let evidence = serde_json::json!({
@@ -840,7 +876,7 @@ pub async fn decide(
             let evidence: serde_json::Value =
                 serde_json::from_slice(&idp.kek().open(&packet_aad(&packet.id), &sealed)?)
                     .map_err(|e| Error::internal(e.to_string()))?;
-            let records = records_from_evidence(&evidence)?;
+            let records = records_from_evidence(&evidence).await?;
             let cid = Cid::parse(&packet.cid).map_err(|e| Error::internal(e.to_string()))?;
             let account = eligible(idp, &cid, PacketKind::Enrolment).await?;
             let _one = idp.enrol_lock.lock().await;
@@ -867,7 +903,7 @@ pub async fn decide(
 
 /// The records inside a stored packet (verified when it was submitted; read again here
 /// without the signature checks, whose certificates may since have expired).
-fn records_from_evidence(evidence: &serde_json::Value) -> Result<Vec<Record>> {
+async fn records_from_evidence(evidence: &serde_json::Value) -> Result<Vec<Record>> {
     let response: sbi::messages::CaptureResponse =
         serde_json::from_value(evidence["response"].clone()).map_err(|e| Error::internal(e.to_string()))?;
     let mut out = Vec::new();
