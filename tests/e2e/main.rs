@@ -13,6 +13,7 @@ mod flows;
 mod pki;
 mod recovery;
 mod rp;
+mod sdk;
 mod signing;
 
 #[path = "../browser/mod.rs"]
