@@ -86,3 +86,51 @@ impl SessionStore for MemoryStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{login::Citizen, session::SessionId};
+
+    fn session(sub: &str, sid: &str) -> StoredSession {
+        let citizen = Citizen {
+            sub: sub.into(),
+            acr: None,
+            amr: vec![],
+            auth_time: None,
+            sid: Some(sid.into()),
+            claims: Default::default(),
+        };
+        StoredSession {
+            citizen: Some(citizen),
+            tokens: None,
+            pending: vec![],
+            created_at: 0,
+            last_seen_at: 0,
+            expires_at: 10,
+        }
+    }
+
+    #[tokio::test]
+    async fn back_channel_logout_ends_exactly_the_named_sessions() {
+        let m = MemoryStore::new();
+        let keys: Vec<_> = (0..3).map(|_| SessionId::generate().unwrap().key()).collect();
+        m.save(&keys[0], &session("alice", "s1")).await.unwrap();
+        m.save(&keys[1], &session("alice", "s2")).await.unwrap();
+        m.save(&keys[2], &session("bob", "s3")).await.unwrap();
+        assert_eq!(m.delete_by_logout(None, None).await.unwrap(), 0);
+        assert_eq!(m.delete_by_logout(Some("bob"), Some("s1")).await.unwrap(), 0, "both must match");
+        assert_eq!(m.delete_by_logout(None, Some("s1")).await.unwrap(), 1);
+        assert!(m.load(&keys[1]).await.unwrap().is_some());
+        assert_eq!(m.delete_by_logout(Some("alice"), None).await.unwrap(), 1);
+        assert!(m.load(&keys[2]).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_logout_token_id_is_accepted_once_until_it_expires() {
+        let m = MemoryStore::new();
+        assert!(m.first_use_of_jti("j", 100, 0).await.unwrap());
+        assert!(!m.first_use_of_jti("j", 100, 50).await.unwrap());
+        assert!(m.first_use_of_jti("j", 300, 200).await.unwrap(), "forgotten after it expired");
+    }
+}
