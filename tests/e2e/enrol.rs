@@ -400,6 +400,8 @@ async fn bad_captures_are_refused(backend: Backend) {
     let response = signed_response(&devices.rogue, &data, &req);
     refused("untrusted device", "trusted")(console.submit(&uuid(), &request["transactionId"], &response).await);
 
+    assert_eq!(stored().await, before, "a forged or untrusted answer stores nothing");
+
     // 3. A replayed transactionId: a good answer submitted twice, the second under a new packet.
     let (request, response, packet, first) = loop {
         let request = start("enrolment").await;

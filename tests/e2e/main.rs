@@ -17,6 +17,7 @@ mod pades;
 mod pki;
 mod recovery;
 mod rp;
+mod sdk;
 mod signing;
 
 #[path = "../browser/mod.rs"]
