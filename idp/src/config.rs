@@ -167,6 +167,9 @@ pub struct PkiConfig {
     pub key_store: CaKeyStore,
     /// The PKCS#11 token (an HSM; SoftHSM2 in tests) for `key_store = "pkcs11"`.
     pub pkcs11: Pkcs11Config,
+    /// Whether only digital IDs enrolled biometrically (`urn:drukyul:loa:high`) may approve
+    /// signing requests. On by default: a signature is a legal act.
+    pub signing_requires_high_assurance: bool,
 }
 
 /// Where the CA keys are made.
@@ -215,6 +218,7 @@ impl Default for PkiConfig {
             crl_hours: 24,
             key_store: CaKeyStore::Software,
             pkcs11: Pkcs11Config::default(),
+            signing_requires_high_assurance: true,
         }
     }
 }

@@ -372,6 +372,25 @@ pub async fn approve_finish(
         .await?;
         return Err(Error::Invalid("this request is for another citizen".into()));
     }
+    // A signature is the citizen's legal act: only a digital ID proven at an enrolment centre
+    // (biometrics against the registry) may make one, unless the operator allows otherwise.
+    if idp.config.pki.signing_requires_high_assurance && account.assurance != crate::enrolment::ACR_HIGH {
+        idp.audit(
+            NewEntry::new(
+                Event::SignApprovalFailed,
+                format!("account:{}", account.id),
+                format!("sign-request:{}", short(id)),
+            )
+            .client(&r.client_id)
+            .ip(ip)
+            .detail(json!({"reason": "assurance", "assurance": account.assurance})),
+            now,
+        )
+        .await?;
+        return Err(Error::Invalid(
+            "signing needs a digital ID proven at a registration centre (high assurance): please visit one with your CID".into(),
+        ));
+    }
     let docs = documents(&r)?;
     let digests = docs
         .iter()

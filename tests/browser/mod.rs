@@ -3,6 +3,7 @@
 //! `TEST_CHROMIUM=/usr/bin/chromium` is set (`.ci/browser-deps` installs it).
 
 mod cdp;
+mod enrol;
 mod story;
 
 use std::{path::PathBuf, time::Duration};

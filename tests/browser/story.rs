@@ -35,7 +35,7 @@ cid,given_name,middle_name,family_name,date_of_birth,sex,dzongkhag,gewog,village
 ";
 
 /// How long one page transition may take.
-const STEP: Duration = Duration::from_secs(20);
+pub(super) const STEP: Duration = Duration::from_secs(20);
 
 /// Puts the citizen in the registry and issues a digital ID; returns the activation code.
 async fn issue_citizen(idp: &TestIdp) -> String {
@@ -109,7 +109,7 @@ fn pkce() -> (String, String) {
 }
 
 /// Redeems the activation code on `/activate`; the page creates a passkey and shows the account.
-async fn activate(page: &Page, base: &str, cid: &str, code: &str) -> anyhow::Result<()> {
+pub(super) async fn activate(page: &Page, base: &str, cid: &str, code: &str) -> anyhow::Result<()> {
     page.navigate(&format!("{base}/activate")).await?;
     page.type_text("#cid", cid).await?;
     page.type_text("#code", code).await?;

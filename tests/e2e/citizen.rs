@@ -287,3 +287,16 @@ async fn whole_story(backend: Backend) {
     idp.stop().await;
 }
 both_backends!(whole_story);
+
+/// Raises a digital ID to `urn:drukyul:loa:high`, as a biometric enrolment at a centre does
+/// (tests/e2e/enrol.rs drives the real thing): for suites about what comes after.
+pub async fn raise_to_high(idp: &TestIdp, cid: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&idp.db.url).await.unwrap();
+    sqlx::query("UPDATE accounts SET assurance = 'urn:drukyul:loa:high' WHERE cid = $1")
+        .bind(cid)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}

@@ -35,14 +35,14 @@ fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
-struct Devices {
-    provider: DeviceProvider,
-    device: DeviceCredentials,
+pub(crate) struct Devices {
+    pub(crate) provider: DeviceProvider,
+    pub(crate) device: DeviceCredentials,
     rogue: DeviceCredentials,
 }
 
 /// A trusted device provider with one device, and a rogue provider's device.
-fn devices() -> Devices {
+pub(crate) fn devices() -> Devices {
     let provider = DeviceProvider::generate("Drukyul test device provider", now()).unwrap();
     let device = provider
         .issue_device("SIM-E2E-1", JwsAlg::ES256, now() - time::Duration::days(1), now() + time::Duration::days(30))
@@ -54,10 +54,19 @@ fn devices() -> Devices {
     Devices { provider, device, rogue }
 }
 
-/// A simulator on a free port of the SBI range (4501-4600), as the console's discovery expects.
-async fn simulator(config: SimulatorConfig, device: &DeviceCredentials, ca_pem: &str) -> (u16, Arc<Simulator>) {
-    for port in 4501..=4600 {
+/// A simulator on a free port. The console's discovery scans the SBI range (4501-4600), so the
+/// browser test (`discoverable`) takes a port there; the API tests call the device directly and
+/// stay out of it, so a concurrently running browser test finds only its own device.
+pub(crate) async fn simulator(
+    config: SimulatorConfig,
+    device: &DeviceCredentials,
+    ca_pem: &str,
+    discoverable: bool,
+) -> (u16, Arc<Simulator>) {
+    let ports: Vec<u16> = if discoverable { (4501..=4600).collect() } else { vec![0] };
+    for port in ports {
         let Ok(listener) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await else { continue };
+        let port = listener.local_addr().unwrap().port();
         let sim = Arc::new(Simulator::new(SimulatorConfig { port, ..config.clone() }, device, ca_pem.into()).unwrap());
         tokio::spawn(biometric_adapter::sbi::simulator::serve(listener, Arc::clone(&sim)));
         return (port, sim);
@@ -205,7 +214,7 @@ async fn enrol_a_population(backend: Backend) {
     let devices = devices();
     let Some((idp, _dir)) = setup(backend, &devices, distinct + duplicates).await else { return };
     let config = SimulatorConfig { seed: 2026, subjects: distinct, duplicates, ..SimulatorConfig::default() };
-    let (port, sim) = simulator(config, &devices.device, devices.provider.ca_pem()).await;
+    let (port, sim) = simulator(config, &devices.device, devices.provider.ca_pem(), false).await;
     let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
     let (s, _, page) = officer.get("/enrol").await;
     assert_eq!(s, 200, "{page}");
@@ -348,7 +357,7 @@ async fn bad_captures_are_refused(backend: Backend) {
     let devices = devices();
     let Some((idp, _dir)) = setup(backend, &devices, 10).await else { return };
     let config = SimulatorConfig { seed: 9, subjects: 10, duplicates: 0, ..SimulatorConfig::default() };
-    let (port, sim) = simulator(config.clone(), &devices.device, devices.provider.ca_pem()).await;
+    let (port, sim) = simulator(config.clone(), &devices.device, devices.provider.ca_pem(), false).await;
     let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
     let (_, _, page) = officer.get("/enrol").await;
     let console = Console { b: &officer, csrf: citizen::csrf_of(&page), device: format!("http://127.0.0.1:{port}") };

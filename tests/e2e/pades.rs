@@ -47,6 +47,7 @@ async fn pdf_signed_through_the_flow(backend: Backend) {
     let b = Browser::new(&idp.base);
     let mut key = ResidentSoftPasskey::new();
     citizen::activate(&b, &mut key, "10101001234", &code).await;
+    citizen::raise_to_high(&idp, "10101001234").await;
     let now = idp::domain::now();
     idp::pki::init(state, now).await.unwrap();
 

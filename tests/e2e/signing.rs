@@ -129,6 +129,13 @@ async fn sign_through_the_flow(backend: Backend) {
         page.contains("Business licensing") && page.contains("Trade licence application") && page.contains("Annex")
     );
 
+    // A digital ID not yet proven at a registration centre cannot sign: refused, nothing signed.
+    let (s, fin) = approve(&b, &mut key, &approve_url).await;
+    assert_eq!(s, 400, "{fin}");
+    assert!(fin["error"].as_str().is_some_and(|e| e.contains("registration centre")), "{fin}");
+    assert_eq!(result(&idp.base, &at, &req_id).await.1["status"], "pending");
+    citizen::raise_to_high(&idp, "10101001234").await;
+
     // Approve: the finish answer sends the browser back to the agency.
     let (s, fin) = approve(&b, &mut key, &approve_url).await;
     assert_eq!(s, 200, "{fin}");
