@@ -580,7 +580,8 @@ async fn mint_tokens(
         id["nonce"] = n.into();
     }
     if let Some(obj) = id.as_object_mut() {
-        for (k, v) in claims::build(&consented, None, &person, Some(acct.created_at)) {
+        let evidence = evidence(idp, &acct, &consented).await?;
+        for (k, v) in claims::build(&consented, None, &person, &evidence) {
             obj.insert(k, v);
         }
     }
@@ -634,6 +635,23 @@ pub async fn verify_bearer(
     Ok((claims, grant))
 }
 
+/// How the citizen's identity was verified, read only when verified claims are released.
+async fn evidence(
+    idp: &Idp,
+    acct: &store::login::AccountRow,
+    names: &std::collections::BTreeSet<String>,
+) -> Result<claims::Evidence> {
+    let mut e = claims::Evidence { registry_time: acct.created_at, enrolment: None };
+    if names.iter().any(|n| n.starts_with("verified:")) {
+        e.enrolment = store::enrolment::issuing_packet(&idp.db, &acct.id).await?.map(|p| claims::EnrolmentEvidence {
+            centre: p.centre,
+            time: p.submitted_at,
+            packet: p.id,
+        });
+    }
+    Ok(e)
+}
+
 /// `GET|POST /userinfo`.
 pub async fn userinfo(idp: &Idp, token: &str, now: UnixTime) -> Result<Value> {
     let (at, grant) = verify_bearer(idp, token, now).await?;
@@ -645,7 +663,8 @@ pub async fn userinfo(idp: &Idp, token: &str, now: UnixTime) -> Result<Value> {
         return Err(OAuthError::invalid_token("the digital ID is no longer active").into());
     };
     let (names, _) = grant_claim_sets(&g);
-    let mut out = claims::build(&names, None, &person, Some(acct.created_at));
+    let evidence = evidence(idp, &acct, &names).await?;
+    let mut out = claims::build(&names, None, &person, &evidence);
     out.insert("sub".into(), at.sub.into());
     Ok(Value::Object(out))
 }

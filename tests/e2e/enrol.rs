@@ -317,13 +317,24 @@ async fn enrol_a_population(backend: Backend) {
         redirect,
         "openid",
         &challenge,
-        &[("claims", r#"{"id_token":{"acr":{"essential":true,"value":"urn:drukyul:loa:high"}}}"#)],
+        &[(
+            "claims",
+            r#"{"id_token":{"acr":{"essential":true,"value":"urn:drukyul:loa:high"},"verified_claims":{"verification":{"trust_framework":null},"claims":{"given_name":null}}}}"#,
+        )],
     );
     let b2 = Browser::new(&idp.base);
     let callback = citizen::login_through(&b2, &mut key, &url, true).await;
     let tokens = flows::redeem(&idp, &id, &secret.unwrap(), &flows::code_of(&callback), redirect, &verifier).await;
     let claims = flows::payload(tokens["id_token"].as_str().unwrap());
     assert_eq!(claims["acr"], "urn:drukyul:loa:high", "{claims}");
+    // verified_claims carries the enrolment as evidence: the centre, the in-person check and the
+    // biometric de-duplication, and the packet an auditor can re-verify.
+    let v = &claims["verified_claims"]["verification"];
+    assert_eq!(v["assurance_level"], "high", "{claims}");
+    assert_eq!(v["verification_process"], outcome["packet_id"]);
+    let checks = v["evidence"][0]["check_details"].as_array().unwrap();
+    assert!(checks.iter().any(|c| c["check_method"] == "bvr" && c["organization"] == "THI-01"), "{claims}");
+    assert_eq!(claims["verified_claims"]["claims"]["given_name"], format!("Person{subject}"));
 
     let events: Vec<String> =
         idp::store::audit::page(&idp.state().db, 0, 100_000).await.unwrap().into_iter().map(|e| e.body.event).collect();

@@ -77,13 +77,69 @@ pub fn value(name: &str, p: &Person) -> Option<Value> {
     })
 }
 
+/// How the person's identity was verified: what `verified_claims` reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// When the digital ID was issued against the civil registry (Unix seconds).
+    pub registry_time: i64,
+    /// The biometric enrolment at a registration centre, if there was one.
+    pub enrolment: Option<EnrolmentEvidence>,
+}
+
+/// A biometric enrolment: where, when, and the packet an auditor can re-verify.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrolmentEvidence {
+    /// The registration centre's code.
+    pub centre: String,
+    /// When (Unix seconds).
+    pub time: i64,
+    /// The enrolment packet's id.
+    pub packet: String,
+}
+
+fn rfc3339(t: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+}
+
+/// The `verification` element of `verified_claims` (OpenID Connect for Identity Assurance 1.0):
+/// the civil-registry record always; with a biometric enrolment, the officer's in-person check
+/// and the fingerprint de-duplication at the centre, the time of that enrolment and its packet.
+pub fn verification(e: &Evidence) -> Value {
+    let registry = json!({"type": "civil_registry", "source": {"name": "Department of Civil Registration and Census", "country_code": "BTN"}});
+    match &e.enrolment {
+        None => json!({
+            "trust_framework": "bt_drukyul_id",
+            "assurance_level": "substantial",
+            "time": rfc3339(e.registry_time),
+            "evidence": [{"type": "electronic_record", "check_details": [{"check_method": "data"}], "record": registry}],
+        }),
+        Some(en) => json!({
+            "trust_framework": "bt_drukyul_id",
+            "assurance_level": "high",
+            "time": rfc3339(en.time),
+            "verification_process": en.packet,
+            "evidence": [{
+                "type": "electronic_record",
+                "check_details": [
+                    {"check_method": "data"},
+                    {"check_method": "vpip", "organization": en.centre, "txn": en.packet, "time": rfc3339(en.time)},
+                    {"check_method": "bvr", "organization": en.centre, "txn": en.packet, "time": rfc3339(en.time)},
+                ],
+                "record": registry,
+            }],
+        }),
+    }
+}
+
 /// Claims for the userinfo response or the ID token. `names` is what the citizen consented
 /// to; `wanted` selects the subset for this member (`None` = everything consented).
 pub fn build(
     names: &BTreeSet<String>,
     wanted: Option<&BTreeSet<String>>,
     p: &Person,
-    verified_at: Option<i64>,
+    evidence: &Evidence,
 ) -> Map<String, Value> {
     let mut m = Map::new();
     let mut verified = Map::new();
@@ -103,21 +159,7 @@ pub fn build(
         }
     }
     if !verified.is_empty() {
-        m.insert(
-            "verified_claims".into(),
-            json!({
-                "verification": {
-                    "trust_framework": "bt_drukyul_id",
-                    "time": verified_at.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-                        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
-                    "evidence": [{
-                        "type": "electronic_record",
-                        "record": {"type": "civil_registry", "source": {"name": "Department of Civil Registration and Census", "country_code": "BTN"}}
-                    }]
-                },
-                "claims": verified,
-            }),
-        );
+        m.insert("verified_claims".into(), json!({"verification": verification(evidence), "claims": verified}));
     }
     m
 }
@@ -134,6 +176,28 @@ pub fn pairwise_sub(key: &[u8; 32], sector: &str, account_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verification_reports_the_enrolment_when_there_was_one() {
+        let registry_only = verification(&Evidence { registry_time: 0, enrolment: None });
+        assert_eq!(registry_only["assurance_level"], "substantial");
+        assert_eq!(registry_only["time"], "1970-01-01T00:00:00Z");
+        assert_eq!(registry_only["evidence"][0]["check_details"].as_array().unwrap().len(), 1);
+        let enrolled = verification(&Evidence {
+            registry_time: 0,
+            enrolment: Some(EnrolmentEvidence { centre: "THI-01".into(), time: 86_400, packet: "p-1".into() }),
+        });
+        assert_eq!(enrolled["assurance_level"], "high");
+        assert_eq!(enrolled["time"], "1970-01-02T00:00:00Z");
+        assert_eq!(enrolled["verification_process"], "p-1");
+        let methods: Vec<&str> = enrolled["evidence"][0]["check_details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["check_method"].as_str().unwrap())
+            .collect();
+        assert_eq!(methods, ["data", "vpip", "bvr"]);
+    }
 
     #[test]
     fn pairwise_subjects_differ_per_sector_and_are_stable() {
