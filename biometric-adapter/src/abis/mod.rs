@@ -9,7 +9,7 @@
 //! Deletions are tombstones until the next rebuild.
 //!
 //! An external ABIS following MOSIP's ABIS contract (insert, identify with a gallery and flags,
-//! delete, candidate lists) plugs in through the same trait; that connector is not written yet.
+//! delete, candidate lists) plugs in through the same trait: [`mosip::MosipAbis`].
 
 use std::{
     collections::{HashMap, HashSet},
@@ -19,6 +19,8 @@ use std::{
 };
 
 use serde::Serialize;
+
+pub mod mosip;
 
 use crate::{
     Error,
