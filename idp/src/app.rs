@@ -101,7 +101,9 @@ pub struct Idp {
     pub(crate) pki_reload: tokio::sync::Mutex<()>,
     /// The built-in ABIS: every enrolled person's fingers, searchable 1:N (loaded from the
     /// database; see [`crate::enrolment::sync_abis`]).
-    pub(crate) abis: biometric_adapter::abis::MemoryAbis,
+    pub(crate) abis: std::sync::Arc<dyn biometric_adapter::abis::Abis>,
+    /// The external ABIS connector, when one is configured (its shelf is served to the ABIS).
+    pub(crate) mosip_abis: Option<biometric_adapter::abis::mosip::MosipAbis>,
     /// Accounts already in the ABIS, and the newest template time loaded.
     pub(crate) abis_known: tokio::sync::Mutex<std::collections::HashSet<String>>,
     pub(crate) abis_watermark: tokio::sync::Mutex<i64>,
@@ -163,6 +165,19 @@ impl Idp {
             .connect_timeout(Duration::from_secs(3))
             .build()
             .map_err(|e| Error::internal(format!("HTTP client: {e}")))?;
+        // The ABIS: built in (an in-memory index over this database), or a vendor's following
+        // MOSIP's contract, which fetches biometrics from /abis/references/<id>.
+        let (abis, mosip_abis): (Arc<dyn biometric_adapter::abis::Abis>, _) = if config.enrolment.abis_url.is_empty() {
+            (Arc::new(biometric_adapter::abis::MemoryAbis::new()), None)
+        } else {
+            let endpoint = url::Url::parse(&config.enrolment.abis_url)
+                .map_err(|e| Error::Config(format!("enrolment.abis_url: {e}")))?;
+            let base = url::Url::parse(&format!("{}/abis/references/", config.issuer_str()))
+                .map_err(|e| Error::Config(format!("issuer: {e}")))?;
+            let m = biometric_adapter::abis::mosip::MosipAbis::new(endpoint, base, Duration::from_secs(60))
+                .map_err(|e| Error::Config(e.to_string()))?;
+            (Arc::new(m.clone()), Some(m))
+        };
         Ok(Arc::new(Self {
             audit_key: kek.derive("audit-chain-v1"),
             code_pepper: kek.derive("activation-code-v1"),
@@ -179,7 +194,8 @@ impl Idp {
             pki: arc_swap::ArcSwapOption::empty(),
             pki_reload: tokio::sync::Mutex::new(()),
             pkcs11: std::sync::Mutex::new(None),
-            abis: biometric_adapter::abis::MemoryAbis::new(),
+            abis: abis.clone(),
+            mosip_abis,
             abis_known: tokio::sync::Mutex::new(Default::default()),
             abis_watermark: tokio::sync::Mutex::new(0),
             enrol_lock: tokio::sync::Mutex::new(()),

@@ -247,6 +247,12 @@ pub struct EnrolmentConfig {
     pub verify_fmr: f64,
     /// How long a capture request (its transactionId) stays usable, in seconds.
     pub capture_ttl: i64,
+    /// An external ABIS following MOSIP's ABIS contract over HTTP (its endpoint URL); empty
+    /// uses the built-in in-memory ABIS over this database.
+    pub abis_url: String,
+    /// The bearer token the external ABIS presents to fetch biometrics from
+    /// `<issuer>/abis/references/<id>` (`IDP_ENROLMENT__ABIS_TOKEN`; at least 32 characters).
+    pub abis_token: Secret,
 }
 
 impl Default for EnrolmentConfig {
@@ -258,6 +264,8 @@ impl Default for EnrolmentConfig {
             dedup_fmr: 1e-6,
             verify_fmr: 1e-5,
             capture_ttl: 600,
+            abis_url: String::new(),
+            abis_token: Secret::default(),
         }
     }
 }
@@ -312,8 +320,12 @@ fn default_issuer() -> Url {
 
 /// Secret settings and the environment variables that set them, read as strings whatever they
 /// look like.
-const SECRET_VARS: [(&str, &str); 3] =
-    [("IDP_KEK", "kek"), ("IDP_ADMIN_TOKEN", "admin_token"), ("IDP_PKI__PKCS11__PIN", "pki.pkcs11.pin")];
+const SECRET_VARS: [(&str, &str); 4] = [
+    ("IDP_KEK", "kek"),
+    ("IDP_ADMIN_TOKEN", "admin_token"),
+    ("IDP_PKI__PKCS11__PIN", "pki.pkcs11.pin"),
+    ("IDP_ENROLMENT__ABIS_TOKEN", "enrolment.abis_token"),
+];
 
 /// The configuration's top-level keys (what an `IDP_*` variable may name).
 const TOP_LEVEL_KEYS: [&str; 15] = [
@@ -445,6 +457,16 @@ impl Config {
         for (name, v) in [("dedup_fmr", e.dedup_fmr), ("verify_fmr", e.verify_fmr)] {
             if !(v > 0.0 && v < 0.1) {
                 return Err(Error::Config(format!("enrolment.{name} must be a false match rate below 0.1")));
+            }
+        }
+        if !e.abis_url.is_empty() {
+            if Url::parse(&e.abis_url).is_err() {
+                return Err(Error::Config("enrolment.abis_url must be a URL".into()));
+            }
+            if e.abis_token.expose().len() < 32 {
+                return Err(Error::Config(
+                    "an external ABIS needs enrolment.abis_token of at least 32 characters".into(),
+                ));
             }
         }
         if !(60..=3600).contains(&e.capture_ttl) {

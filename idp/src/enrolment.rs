@@ -218,7 +218,7 @@ mod tests {
 
 use base64::Engine as _;
 use biometric_adapter::{
-    abis::{Abis, IdentifyRequest},
+    abis::IdentifyRequest,
     matcher::FalseMatchRate,
     sbi::{
         self,
@@ -580,8 +580,12 @@ pub async fn submit(idp: &Idp, officer: &OfficerRow, sub: &Submission, now: Unix
     }
 }
 
-/// Keeps the in-memory ABIS in step with the database (other instances enrol too).
+/// Keeps the built-in ABIS in step with the database (other instances enrol too).
 pub async fn sync_abis(idp: &Idp) -> Result<()> {
+    if idp.mosip_abis.is_some() {
+        // An external ABIS keeps its own gallery.
+        return Ok(());
+    }
     let mut seen = idp.abis_watermark.lock().await;
     let rows = store::enrolment::templates_since(&idp.db, *seen - 1).await?;
     let mut by_account: std::collections::BTreeMap<String, Vec<Record>> = Default::default();

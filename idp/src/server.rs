@@ -49,11 +49,9 @@ pub fn spawn(state: AppState, listener: TcpListener) -> Result<Running> {
     tokio::spawn(async move {
         let started = std::time::Instant::now();
         match crate::enrolment::sync_abis(&warm).await {
-            Ok(()) => tracing::info!(
-                enrolled = biometric_adapter::abis::Abis::len(&warm.abis),
-                seconds = started.elapsed().as_secs_f64(),
-                "ABIS loaded"
-            ),
+            Ok(()) => {
+                tracing::info!(enrolled = warm.abis.len(), seconds = started.elapsed().as_secs_f64(), "ABIS loaded")
+            }
             Err(e) => tracing::error!(error = %e, "loading the ABIS failed; enrolment will retry"),
         }
     });

@@ -531,3 +531,53 @@ async fn bad_captures_are_refused(backend: Backend) {
     idp.stop().await;
 }
 both_backends!(bad_captures_are_refused);
+
+/// With an external ABIS configured (MOSIP contract), the server lends it the biometrics of a
+/// request in flight at `/abis/references/<id>` only against its token; an unreachable ABIS
+/// fails the enrolment with a clear error and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_abis_is_used_and_guarded() {
+    let devices = devices();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("device-cas.pem");
+    std::fs::write(&ca, devices.provider.ca_pem()).unwrap();
+    let token = "t".repeat(40);
+    let Some(idp) = support::start_with(Backend::Sqlite, |c| {
+        c.enrolment.trusted_device_cas = ca.clone();
+        c.enrolment.abis_url = "http://127.0.0.1:9/abis".into();
+        c.enrolment.abis_token = idp::config::Secret::new(token.clone());
+    })
+    .await
+    else {
+        return;
+    };
+    let get = |auth: Option<String>| {
+        let mut r = support::http().get(idp.url("/abis/references/probe-1"));
+        if let Some(a) = auth {
+            r = r.bearer_auth(a);
+        }
+        async move { r.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get(None).await, 401);
+    assert_eq!(get(Some("t".repeat(39))).await, 401);
+    assert_eq!(get(Some(token.clone())).await, 404, "nothing in flight");
+
+    let state = idp.state();
+    let now = idp::domain::now();
+    let people = idp::domain::registry::parse_csv(registry_csv(3).as_bytes(), now_date(), 100);
+    state.import_registry(people, "e2e.csv", "operator", now, &mut |_| {}).await.unwrap().unwrap();
+    let centre = idp::enrolment::CentreCode::parse("THI-01").unwrap();
+    idp::enrolment::add_centre(state, &centre, "Thimphu", "Thimphu", now).await.unwrap();
+    let config = SimulatorConfig { seed: 4, subjects: 3, duplicates: 0, ..SimulatorConfig::default() };
+    let (port, _sim) = simulator(config, &devices.device, devices.provider.ca_pem(), false).await;
+    let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
+    let (_, _, page) = officer.get("/enrol").await;
+    let console = Console { b: &officer, csrf: citizen::csrf_of(&page), device: format!("http://127.0.0.1:{port}") };
+    console.present(1).await;
+    let (s, body) = console.enrol(&person_cid(1), "enrolment").await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("ABIS could not be reached"), "{body}");
+    assert_eq!(count(&idp, "enrolment_packets").await, 0);
+    assert!(idp::store::login::account_by_cid(&state.db, &person_cid(1)).await.unwrap().is_none());
+    idp.stop().await;
+}

@@ -60,7 +60,7 @@ pub struct AbisCandidate {
 }
 
 /// An automated biometric identification system.
-pub trait Abis: Send + Sync {
+pub trait Abis: Send + Sync + std::fmt::Debug {
     /// Enrols `fingers` (ISO 19794-2 records; their views are the person's fingers) under
     /// `reference_id`. Refuses a reference id already enrolled.
     fn insert<'a>(&'a self, reference_id: &'a str, fingers: &'a [Record]) -> BoxFuture<'a, Result<(), Error>>;

@@ -396,3 +396,25 @@ pub async fn case_decide(
     };
     Ok(message(&idp, &b, StatusCode::OK, "enrol.decided", text, ""))
 }
+
+/// `GET /abis/references/{id}`: the CBEFF document of a request in flight, for the external
+/// ABIS only (its bearer token, compared in constant time); 404 for anything else.
+pub async fn abis_reference(State(idp): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    use subtle::ConstantTimeEq;
+    let Some(abis) = idp.mosip_abis.as_ref() else { return StatusCode::NOT_FOUND.into_response() };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let expected = idp.config.enrolment.abis_token.expose();
+    if expected.is_empty() || !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+        let mut r = StatusCode::UNAUTHORIZED.into_response();
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    }
+    match abis.shelf().get(&id) {
+        Some(xml) => no_store(([(header::CONTENT_TYPE, "application/xml")], xml).into_response()),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}

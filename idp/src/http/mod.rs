@@ -88,6 +88,7 @@ pub fn app(state: AppState) -> Router {
         .route("/enrol/capture/start", post(enrol::capture_start))
         .route("/enrol/cases", get(enrol::cases))
         .route("/enrol/cases/{id}", get(enrol::case_page).post(enrol::case_decide))
+        .route("/abis/references/{id}", get(enrol::abis_reference))
         .route("/static/enrol.js", get(static_enrol_js))
         .merge(admin::routes(state.clone()))
         .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
