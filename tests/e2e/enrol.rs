@@ -374,6 +374,15 @@ async fn bad_captures_are_refused(backend: Backend) {
     let console = Console { b: &officer, csrf: citizen::csrf_of(&page), device: format!("http://127.0.0.1:{port}") };
     let cid = person_cid(3);
     console.present(3).await;
+    // Looking a person up shows the registry data and is audited; a bad CID says why.
+    let (s, _, found) = officer.get(&format!("/enrol?cid={cid}")).await;
+    assert_eq!(s, 200);
+    assert!(found.contains("Person3") && found.contains("id=\"capture\""), "{found}");
+    let (_, _, bad) = officer.get("/enrol?cid=12345").await;
+    assert!(bad.contains("find-error") && bad.contains("11 digits"), "{bad}");
+    let events: Vec<String> =
+        idp::store::audit::page(&idp.state().db, 0, 1000).await.unwrap().into_iter().map(|e| e.body.event).collect();
+    assert!(events.iter().any(|e| e == "registry_lookup"));
     let stored = || async {
         (
             count(&idp, "enrolment_packets").await,

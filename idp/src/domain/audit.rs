@@ -103,6 +103,8 @@ pub enum Event {
     EnrolmentReverified,
     /// A citizen's passkeys were revoked and a new activation code issued.
     PasskeysReset,
+    /// An officer looked a person up in the registry from the enrolment console.
+    RegistryLookup,
 }
 
 impl Event {
@@ -152,6 +154,7 @@ impl Event {
             Event::AdjudicationDecided => "adjudication_decided",
             Event::EnrolmentReverified => "enrolment_reverified",
             Event::PasskeysReset => "passkeys_reset",
+            Event::RegistryLookup => "registry_lookup",
         }
     }
 }

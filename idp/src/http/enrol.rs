@@ -126,6 +126,17 @@ pub async fn console(
             Ok(cid) => match store::registry::person(&idp.db, &cid).await? {
                 None => error = format!("CID {} is not in the civil registry", cid.as_str()),
                 Some(p) => {
+                    // Who looked whom up is part of the record: officers see registry data.
+                    idp.audit(
+                        crate::domain::audit::NewEntry::new(
+                            crate::domain::audit::Event::RegistryLookup,
+                            format!("account:{}", o.account_id),
+                            format!("person:{}", cid.as_str()),
+                        )
+                        .detail(serde_json::json!({"centre": o.centre})),
+                        now,
+                    )
+                    .await?;
                     person = Some(PersonView {
                         cid: p.cid.as_str().to_owned(),
                         name: p.full_name(),
