@@ -10,7 +10,7 @@
 //! `TEST_ENROL_PEOPLE` sets the population (default 1,000 distinct people plus 20 duplicates on
 //! SQLite, 200 plus 20 on PostgreSQL).
 
-use std::sync::Arc;
+use std::{io::Write, sync::Arc};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use biometric_adapter::sbi::{
@@ -250,8 +250,10 @@ async fn enrol_a_population(backend: Backend) {
             (other, _) => panic!("subject {subject}: {other} {outcome}"),
         }
     }
-    eprintln!(
-        "enrolled {} people ({} duplicates) in {:.1} s: {} issued, {} duplicates to adjudication, {} false cases",
+    // Straight to the process's stderr (libtest keeps eprintln! of passing tests): CI logs it.
+    let _ = writeln!(
+        std::io::stderr(),
+        "enrol_a_population: enrolled {} people ({} duplicates) in {:.1} s: {} issued, {} duplicates to adjudication, {} false cases",
         distinct + duplicates,
         duplicates,
         started.elapsed().as_secs_f64(),
