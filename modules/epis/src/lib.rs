@@ -143,14 +143,11 @@ pub fn migrations() -> Migrations {
 
 /// Opens (creating and migrating) the database and loads the facilities into an empty one.
 pub async fn open_db(url: &str) -> Result<Db> {
-    if !url.starts_with("postgres") {
-        if let Some(path) =
-            url.strip_prefix("sqlite://").and_then(|p| std::path::Path::new(p.split('?').next()?).parent())
-        {
-            if !path.as_os_str().is_empty() {
-                std::fs::create_dir_all(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-            }
-        }
+    // The embedded database's folder is created on first start (`data/` by default).
+    if let Some(path) = url.strip_prefix("sqlite://").and_then(|p| std::path::Path::new(p.split('?').next()?).parent())
+        && !path.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
     }
     let db = Db::connect(url, migrations()).await?;
     let added = domain::seed_facilities(&db, agency_kit::now()).await?;
