@@ -238,6 +238,18 @@ async fn epis_story(backend: Backend) {
     let p = epis::domain::patient(&db, &baby_cid).await.unwrap().unwrap();
     assert_eq!(p.mother_cid.as_deref(), Some(PATIENT));
 
+    // The layout's log-out button (CSRF-checked) hands over to the SDK's logout; the session ends.
+    let (_, _, page) = patient.b.get(&format!("{app}/me")).await;
+    let (s, _, _) = patient.post(&format!("{app}/logout"), &[("csrf", "forged")]).await;
+    assert_eq!(s, 403);
+    let (s, loc, _) = patient.post(&format!("{app}/logout"), &[("csrf", &csrf_of(&page))]).await;
+    assert_eq!((s, loc.as_deref()), (307, Some("/auth/logout")));
+    let r = patient.b.http.post(format!("{app}/auth/logout")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let (s, loc, _) = patient.b.get(&format!("{app}/me")).await;
+    assert_eq!(s, 303);
+    assert!(loc.unwrap().contains("/authorize"), "logged out of ePIS");
+
     running.stop().await;
     idp.stop().await;
 }
