@@ -11,6 +11,7 @@ mod citizen;
 mod cluster;
 mod enrol;
 mod enrolment;
+mod epis;
 mod flows;
 mod life_events;
 mod pades;
