@@ -268,11 +268,10 @@ fn check_field(f: &Field) -> std::result::Result<(), String> {
         return Err(format!("max_length must be 1 to {MAX_FIELD_LENGTH}"));
     }
     match f.kind {
-        FieldKind::Select => {
-            if f.options.is_empty() || f.options.iter().any(|o| !is_text(o, f.max_length)) {
-                return Err("a select needs options, each within max_length".into());
-            }
+        FieldKind::Select if f.options.is_empty() || f.options.iter().any(|o| !is_text(o, f.max_length)) => {
+            return Err("a select needs options, each within max_length".into());
         }
+        FieldKind::Select => {}
         _ if !f.options.is_empty() => return Err("only a select has options".into()),
         FieldKind::Cid if f.max_length != 11 => return Err("a cid field has max_length 11".into()),
         FieldKind::Date if f.max_length != 10 => return Err("a date field has max_length 10".into()),

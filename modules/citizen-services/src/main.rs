@@ -107,8 +107,8 @@ async fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
         return Err(format!("no such settings file: {}", cfg.display()).into());
     }
     let fig = figment(cli);
-    let database_url = || -> Result<String, figment::Error> {
-        Ok(fig.extract_inner::<String>("database_url").unwrap_or_else(|_| "sqlite://data/citizen-services.db".into()))
+    let database_url = || -> String {
+        fig.extract_inner::<String>("database_url").unwrap_or_else(|_| "sqlite://data/citizen-services.db".into())
     };
     match &cli.command {
         None | Some(Command::Serve) => {
@@ -127,11 +127,11 @@ async fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
             agency_kit::server::run(app.router(), settings.listen).await?;
         }
         Some(Command::Migrate) => {
-            citizen_services::open_db(&database_url()?).await?;
+            citizen_services::open_db(&database_url()).await?;
             println!("database is up to date");
         }
         Some(Command::Staff { command: StaffCommand::Add { cid, role, unit, name } }) => {
-            let db = citizen_services::open_db(&database_url()?).await?;
+            let db = citizen_services::open_db(&database_url()).await?;
             let settings_catalogue = fig.extract_inner::<PathBuf>("catalogue").ok();
             let catalogue = citizen_services::load_catalogue(settings_catalogue.as_deref())?;
             if !catalogue.offices().iter().any(|o| &o.role == role && &o.unit == unit) {
@@ -149,7 +149,7 @@ async fn run(cli: &Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("{cid} is now {role} at {unit}");
         }
         Some(Command::Staff { command: StaffCommand::List { cid } }) => {
-            let db = citizen_services::open_db(&database_url()?).await?;
+            let db = citizen_services::open_db(&database_url()).await?;
             for r in agency_kit::staff::roles_of(&db, cid).await? {
                 println!("{}\t{}\t{}", r.role, r.unit, r.name);
             }
