@@ -8,6 +8,7 @@ mod agency_api;
 mod attacks;
 mod authenticator;
 mod citizen;
+mod citizen_services;
 mod cluster;
 mod enrol;
 mod enrolment;

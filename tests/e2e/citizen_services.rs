@@ -1,0 +1,315 @@
+//! Integrated Citizen Services against the real identity provider, with software passkeys: a
+//! parent logs in and registers a birth, an officer of the registrar's office approves, and the
+//! child exists in the civil registry with a new CID (ePIS not configured here: its
+//! notification stays pending, and a retry calls nothing twice). A death registration (after
+//! step-up to `loa:high`) closes the digital ID — the person can no longer log in — and stops
+//! their pension. Bad input changes nothing; a user without the role gets 403 and an audit
+//! entry. SQLite and PostgreSQL.
+
+use agency_kit::{audit, staff::StaffRole};
+use citizen_services::{App, Secret, Settings, applications};
+use idp::domain::client::{RedirectUri, Scope};
+use serde_json::json;
+
+use crate::{
+    authenticator::{Authenticator, ResidentSoftPasskey},
+    both_backends,
+    citizen::{self, Browser},
+    support::{self, Backend},
+};
+
+const PARENT: &str = "11512000123";
+const OFFICER: &str = "10101001234";
+const ELDER: &str = "10305006007";
+
+/// The form's CSRF field (the kit's double-submit token).
+fn form_csrf(html: &str) -> String {
+    let i = html.find("name=\"csrf\" value=\"").expect("the page has a form") + 19;
+    html[i..].split('"').next().unwrap().to_string()
+}
+
+/// Opens `page` at the module, logging in (or stepping up) at the provider on the way when
+/// asked; returns the final status and body.
+async fn open(b: &Browser, key: &mut ResidentSoftPasskey, app: &str, page: &str) -> (u16, String) {
+    let mut url = format!("{app}{page}");
+    for _ in 0..8 {
+        let (s, loc, body) = b.get(&url).await;
+        if s != 303 {
+            return (s, body);
+        }
+        let loc = loc.unwrap();
+        url = if loc.starts_with('/') {
+            format!("{app}{loc}")
+        } else if loc.starts_with(app) {
+            loc
+        } else {
+            citizen::login_through(b, key, &loc, true).await
+        };
+    }
+    panic!("too many redirects opening {page}");
+}
+
+async fn post(b: &Browser, url: &str, form: &[(&str, &str)]) -> (u16, Option<String>, String) {
+    b.post_form(url, form).await
+}
+
+async fn applications_count(app: &App) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM applications").fetch_one(app.db().pool()).await.unwrap()
+}
+
+async fn citizen_services_story(backend: Backend) {
+    let Some(idp) = support::start(backend).await else { return };
+    let state = idp.state();
+    // The registry (two people, then a third), and three activated digital IDs.
+    let parent_code = citizen::import_and_issue(&idp, PARENT).await;
+    let officer_code = citizen::import_and_issue(&idp, OFFICER).await;
+    let today = time::OffsetDateTime::now_utc().date();
+    let csv = format!("{}{ELDER},Dorji,,Tshering,1940-02-02,M,Paro,Lungnyi,Jiwna,7,alive\n", citizen::CSV);
+    let people = idp::domain::registry::parse_csv(csv.as_bytes(), today, 100);
+    let now = idp::domain::now();
+    state.import_registry(people, "more.csv", "operator", now, &mut |_| {}).await.unwrap().unwrap();
+    let elder_code = state
+        .issue_citizen(&idp::domain::cid::Cid::parse(ELDER).unwrap(), "operator", now)
+        .await
+        .unwrap()
+        .activation_code;
+    let (pb, ob, eb) = (Browser::new(&idp.base), Browser::new(&idp.base), Browser::new(&idp.base));
+    let (mut pk, mut ok, mut ek) = (ResidentSoftPasskey::new(), ResidentSoftPasskey::new(), ResidentSoftPasskey::new());
+    citizen::activate(&pb, &mut pk, PARENT, &parent_code).await;
+    citizen::activate(&ob, &mut ok, OFFICER, &officer_code).await;
+    citizen::activate(&eb, &mut ek, ELDER, &elder_code).await;
+
+    // The operator registers the module's web client (releasing the CID) and its service
+    // client (the registry's scopes); the module starts on its own database.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_url = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let mut web = citizen::web_client(&format!("{app_url}/auth/callback"));
+    web.client_name = "Integrated Citizen Services".into();
+    web.scope = Scope::parse("openid profile national_id").unwrap();
+    web.allow_national_id = true;
+    web.post_logout_redirect_uris = vec![RedirectUri::parse(&format!("{app_url}/")).unwrap()];
+    let (client_id, client_secret) = support::register(&idp, web).await;
+    let (service_id, service_secret) = support::register(
+        &idp,
+        support::api_client("Integrated Citizen Services (registry)", "registry.births registry.deaths"),
+    )
+    .await;
+    let db = support::fresh_db(backend).await.unwrap();
+    let settings = Settings {
+        listen: ([127, 0, 0, 1], 0).into(),
+        public_url: app_url.clone(),
+        database_url: db.url.clone(),
+        issuer: idp.base.clone(),
+        client_id,
+        client_secret: Secret::new(client_secret.unwrap()),
+        service_client_id: Some(service_id),
+        service_client_secret: Some(Secret::new(service_secret.unwrap())),
+        epis_url: None,
+        epis_audience: None,
+        catalogue: None,
+    };
+    let app = App::build(&settings).await.unwrap();
+    let running = agency_kit::server::spawn(app.router(), listener).unwrap();
+    let registrar =
+        StaffRole { cid: OFFICER.into(), role: "registrar".into(), unit: "DCRC".into(), name: "Karma Wangchuk".into() };
+    agency_kit::staff::grant(app.db(), &registrar, "operator", now).await.unwrap();
+    let pension_officer = StaffRole {
+        cid: PARENT.into(),
+        role: "pension_officer".into(),
+        unit: "NPPF".into(),
+        name: "Pema Choden".into(),
+    };
+    agency_kit::staff::grant(app.db(), &pension_officer, "operator", now).await.unwrap();
+
+    // The parent logs in through the provider and opens the birth registration form.
+    let (s, form) = open(&pb, &mut pk, &app_url, "/services/birth-registration").await;
+    assert_eq!(s, 200, "{form}");
+    assert!(form.contains("Child&#39;s given name") || form.contains("Child's given name"), "{form}");
+    let csrf = form_csrf(&form);
+    let good = [
+        ("csrf", csrf.as_str()),
+        ("given_name", "Sonam"),
+        ("family_name", "Wangmo"),
+        ("date_of_birth", &(today - time::Duration::days(3)).to_string()),
+        ("sex", "F"),
+        ("dzongkhag", "Paro"),
+        ("gewog", "Lungnyi"),
+        ("village", "Jiwna"),
+        ("household_number", "7"),
+        ("mother_cid", PARENT),
+        ("father_cid", ""),
+        ("middle_name", ""),
+        ("place_of_birth", "Paro Hospital"),
+    ];
+    let birth_url = format!("{app_url}/services/birth-registration");
+
+    // Bad input: a clear error per field, nothing stored. A forged CSRF token: refused.
+    let mut bad = good.to_vec();
+    bad[1] = ("given_name", "");
+    bad[3] = ("date_of_birth", "2999-01-01");
+    bad[9] = ("mother_cid", "123");
+    let (s, _, page) = post(&pb, &birth_url, &bad).await;
+    assert_eq!(s, 400, "{page}");
+    for message in ["given name is required", "cannot be in the future", "must be a CID: 11 digits"] {
+        assert!(page.contains(message), "{message}: {page}");
+    }
+    let mut forged = good.to_vec();
+    forged[0] = ("csrf", "forged");
+    assert_eq!(post(&pb, &birth_url, &forged).await.0, 403);
+    assert_eq!(applications_count(&app).await, 0, "bad input stores nothing");
+
+    // The application.
+    let (s, loc, body) = post(&pb, &birth_url, &good).await;
+    assert_eq!(s, 303, "{body}");
+    let loc = loc.unwrap();
+    let id = loc.strip_prefix("/applications/").unwrap().to_string();
+    let (s, mine) = open(&pb, &mut pk, &app_url, &loc).await;
+    assert_eq!(s, 200);
+    assert!(mine.contains("submitted") && mine.contains("Sonam"), "{mine}");
+
+    // Not an officer of the registrar's office: refused and audited, on the page and the post.
+    let review = format!("/office/applications/{id}");
+    let (s, _) = open(&pb, &mut pk, &app_url, &review).await;
+    assert_eq!(s, 403, "an officer of another office");
+    let (s, _) = open(&eb, &mut ek, &app_url, "/office").await;
+    assert_eq!(s, 403, "a citizen without any role");
+    let (s, _, _) =
+        post(&pb, &format!("{app_url}{review}/decision"), &[("csrf", &csrf), ("decision", "approve")]).await;
+    assert_eq!(s, 403);
+    let denied = audit::with_action(app.db(), "role_denied", 10).await.unwrap();
+    assert!(denied.iter().filter(|e| e.subject == format!("application:{id}")).count() >= 2, "{denied:?}");
+    assert!(denied.iter().any(|e| e.actor == format!("citizen:{ELDER}")));
+    assert_eq!(applications::get(app.db(), &id).await.unwrap().unwrap().status, applications::Status::Submitted);
+
+    // The officer sees the queue, opens the application and approves it.
+    let (s, queue) = open(&ob, &mut ok, &app_url, "/office").await;
+    assert_eq!(s, 200, "{queue}");
+    assert!(queue.contains(&id), "{queue}");
+    let (s, page) = open(&ob, &mut ok, &app_url, &review).await;
+    assert_eq!(s, 200, "{page}");
+    let ocsrf = form_csrf(&page);
+    let persons_before: i64 = {
+        let pool = sqlx::AnyPool::connect(&idp.db.url).await.unwrap();
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM persons").fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    };
+    let (s, _, body) = post(
+        &ob,
+        &format!("{app_url}{review}/decision"),
+        &[("csrf", &ocsrf), ("decision", "approve"), ("note", "Hospital record checked")],
+    )
+    .await;
+    assert_eq!(s, 303, "{body}");
+
+    // The child is in the civil registry with a new CID; ePIS (not configured) is pending.
+    let approved = applications::get(app.db(), &id).await.unwrap().unwrap();
+    assert_eq!(approved.status, applications::Status::Approved);
+    assert_eq!(approved.notify, applications::Notify::Pending, "{:?}", approved.notify_detail);
+    let child = approved.notify_detail["registry_cid"].as_str().unwrap().to_string();
+    assert_ne!(child, PARENT);
+    let person = idp::store::registry::person(&state.db, &idp::domain::cid::Cid::parse(&child).unwrap())
+        .await
+        .unwrap()
+        .expect("the child is in the registry");
+    assert_eq!((person.given_name.as_str(), person.family_name.as_str()), ("Sonam", "Wangmo"));
+    assert!(approved.notify_detail["epis"].as_str().unwrap().contains("not configured"));
+    // A retry does not register the child twice (the reference is the application number).
+    let (s, _, _) = post(&ob, &format!("{app_url}{review}/retry"), &[("csrf", &ocsrf)]).await;
+    assert_eq!(s, 303);
+    assert_eq!(app.retry_pending(idp::domain::now()).await.unwrap(), 1, "still waiting for ePIS");
+    let pool = sqlx::AnyPool::connect(&idp.db.url).await.unwrap();
+    let persons_after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM persons").fetch_one(&pool).await.unwrap();
+    assert_eq!(persons_after, persons_before + 1, "one child, however many retries");
+    let again = applications::get(app.db(), &id).await.unwrap().unwrap();
+    assert_eq!(again.notify_detail["registry_cid"].as_str(), Some(child.as_str()));
+    // Deciding twice is refused.
+    let (s, _, _) =
+        post(&ob, &format!("{app_url}{review}/decision"), &[("csrf", &ocsrf), ("decision", "reject"), ("note", "x")])
+            .await;
+    assert_eq!(s, 409);
+
+    // The certificate: anyone can verify it by its number (no CID shown).
+    let cert = applications::certificate(app.db(), None, Some(&id)).await.unwrap().unwrap();
+    let anon = Browser::new(&app_url);
+    let (s, _, page) = anon.get(&format!("/certificates/{}", cert.number)).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("Birth certificate") && page.contains("Sonam Wangmo") && !page.contains(&child), "{page}");
+    assert_eq!(anon.get("/certificates/BT-0000000000000000").await.0, 404);
+
+    // The elder's pension: applied for, approved by the pension office.
+    let (s, form) = open(&eb, &mut ek, &app_url, "/services/pension").await;
+    assert_eq!(s, 200);
+    let ecsrf = form_csrf(&form);
+    let (s, loc, body) = post(
+        &eb,
+        &format!("{app_url}/services/pension"),
+        &[("csrf", &ecsrf), ("bank_account", "200111"), ("bank", "Bank of Bhutan"), ("years_of_service", "30")],
+    )
+    .await;
+    assert_eq!(s, 303, "{body}");
+    let pension_app = loc.unwrap().strip_prefix("/applications/").unwrap().to_string();
+    let (s, page) = open(&pb, &mut pk, &app_url, &format!("/office/applications/{pension_app}")).await;
+    assert_eq!(s, 200, "{page}");
+    let (s, _, _) = post(
+        &pb,
+        &format!("{app_url}/office/applications/{pension_app}/decision"),
+        &[("csrf", &form_csrf(&page)), ("decision", "approve")],
+    )
+    .await;
+    assert_eq!(s, 303);
+    assert_eq!(applications::pension(app.db(), ELDER).await.unwrap().unwrap().status, "active");
+
+    // A death registration needs loa:high: the parent steps up (after biometric enrolment,
+    // simulated here) and registers the elder's death.
+    sqlx::query("UPDATE accounts SET assurance = 'urn:drukyul:loa:high'").execute(&pool).await.unwrap();
+    pool.close().await;
+    let (s, form) = open(&pb, &mut pk, &app_url, "/services/death-registration").await;
+    assert_eq!(s, 200, "{form}");
+    let pcsrf = form_csrf(&form);
+    let yesterday = (today - time::Duration::days(1)).to_string();
+    let (s, loc, body) = post(
+        &pb,
+        &format!("{app_url}/services/death-registration"),
+        &[
+            ("csrf", &pcsrf),
+            ("deceased_cid", ELDER),
+            ("date_of_death", &yesterday),
+            ("place_of_death", "Paro"),
+            ("relationship", "other relative"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303, "{body}");
+    let death = loc.unwrap().strip_prefix("/applications/").unwrap().to_string();
+    let (s, page) = open(&ob, &mut ok, &app_url, &format!("/office/applications/{death}")).await;
+    assert_eq!(s, 200);
+    let (s, _, _) = post(
+        &ob,
+        &format!("{app_url}/office/applications/{death}/decision"),
+        &[("csrf", &form_csrf(&page)), ("decision", "approve")],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let d = applications::get(app.db(), &death).await.unwrap().unwrap();
+    assert_eq!(d.notify, applications::Notify::Done, "{:?} {}", d.notify_detail, d.notify_error);
+    assert_eq!(d.notify_detail["digital_id_closed"], json!(true));
+    let pension = applications::pension(app.db(), ELDER).await.unwrap().unwrap();
+    assert_eq!(pension.status, "stopped", "the pension stops");
+    let account = idp::store::login::account_by_cid(&state.db, ELDER).await.unwrap().unwrap();
+    assert_eq!(account.status, "closed");
+
+    // The elder's passkey no longer logs in.
+    let lb = Browser::new(&idp.base);
+    let csrf = lb.csrf("/login").await;
+    let (s, start) = lb.post_json("/login/passkey/start", &csrf, json!({})).await;
+    assert_eq!(s, 200, "{start}");
+    let cred = ek.get(&lb.base, &start["options"]);
+    let (s, fin) =
+        lb.post_json("/login/passkey/finish", &csrf, json!({"ceremony": start["ceremony"], "credential": cred})).await;
+    assert_ne!(s, 200, "a closed digital ID logs in no more: {fin}");
+
+    running.stop().await;
+    idp.stop().await;
+}
+both_backends!(citizen_services_story);
