@@ -107,7 +107,8 @@ pub fn client_credentials(
 }
 
 /// The audience for a token: the requested resources (RFC 8707), each registered for the
-/// client; else all the client's registered resources; else the issuer.
+/// client or this issuer itself (its own APIs: registry, signing); else all the client's
+/// registered resources; else the issuer.
 pub fn audience(client: &Client, requested: &[String], issuer: &str) -> Result<Audience, OAuthError> {
     let allowed = &client.metadata.resources;
     if requested.is_empty() {
@@ -118,7 +119,7 @@ pub fn audience(client: &Client, requested: &[String], issuer: &str) -> Result<A
         });
     }
     for r in requested {
-        if !allowed.contains(r) {
+        if !allowed.contains(r) && r != issuer {
             return Err(OAuthError::new(
                 OAuthErrorKind::InvalidTarget,
                 "the requested resource is not registered for this client",
@@ -215,6 +216,19 @@ mod tests {
             },
             secret_hash: None,
         }
+    }
+
+    #[test]
+    fn the_issuer_is_always_a_requestable_audience() {
+        let c = client(
+            vec![GrantType::ClientCredentials],
+            "registry.births epis.patients",
+            vec!["https://epis.gov.bt/api".into()],
+        );
+        let iss = "https://id.gov.bt";
+        assert!(matches!(audience(&c, &[], iss).unwrap(), Audience::One(a) if a == "https://epis.gov.bt/api"));
+        assert!(matches!(audience(&c, &[iss.into()], iss).unwrap(), Audience::One(a) if a == iss));
+        assert!(audience(&c, &["https://other.gov.bt/api".into()], iss).is_err(), "not registered");
     }
 
     #[test]

@@ -67,7 +67,9 @@ impl Notifier {
         Ok(Self { service, http, registry: issuer.trim_end_matches('/').to_owned(), epis })
     }
 
-    /// POSTs `body` with a token for `scope` (at `resource`); the answer's JSON on 2xx.
+    /// POSTs `body` with a token for `scope` (at `resource`: the identity provider's own APIs are
+    /// asked for with its issuer as the resource, so a client that also calls other agencies'
+    /// APIs gets a token for exactly the one it calls); the answer's JSON on 2xx.
     async fn call(&self, url: &str, scope: &str, resource: Option<&str>, body: &Value, now: i64) -> Result<Value> {
         let token = self
             .service
@@ -161,7 +163,13 @@ impl Notifier {
                     "mother_cid": opt("mother_cid"), "father_cid": opt("father_cid"),
                 });
                 let answer = self
-                    .call(&format!("{}/registry/births", self.registry), "registry.births", None, &body, now)
+                    .call(
+                        &format!("{}/registry/births", self.registry),
+                        "registry.births",
+                        Some(&self.registry),
+                        &body,
+                        now,
+                    )
                     .await?;
                 let cid = answer["cid"]
                     .as_str()
@@ -181,8 +189,16 @@ impl Notifier {
             detail.insert("epis".into(), not_configured());
             return Ok(false);
         };
+        // ePIS's newborn API takes the child's full name (`name`); the parts ride along.
+        let name = [v("given_name"), v("family_name")]
+            .iter()
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
         let body = json!({
             "cid": child,
+            "name": name,
             "given_name": v("given_name"),
             "family_name": v("family_name"),
             "date_of_birth": v("date_of_birth"),
@@ -210,8 +226,15 @@ impl Notifier {
                 "cid": cid,
                 "date_of_death": app.data.get("date_of_death").cloned().unwrap_or_default(),
             });
-            let answer =
-                self.call(&format!("{}/registry/deaths", self.registry), "registry.deaths", None, &body, now).await?;
+            let answer = self
+                .call(
+                    &format!("{}/registry/deaths", self.registry),
+                    "registry.deaths",
+                    Some(&self.registry),
+                    &body,
+                    now,
+                )
+                .await?;
             detail.insert("registry".into(), json!("done"));
             if let Some(closed) = answer.get("digital_id_closed") {
                 detail.insert("digital_id_closed".into(), closed.clone());
