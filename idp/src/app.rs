@@ -107,6 +107,8 @@ pub struct Idp {
     /// Accounts already in the ABIS, and the newest template time loaded.
     pub(crate) abis_known: tokio::sync::Mutex<std::collections::HashSet<String>>,
     pub(crate) abis_watermark: tokio::sync::Mutex<i64>,
+    /// The trusted device-provider CAs (`enrolment.trusted_device_cas`), parsed on first use.
+    pub(crate) device_trust: std::sync::OnceLock<biometric_adapter::sbi::trust::TrustStore>,
     /// One de-duplication decision at a time on this instance.
     pub(crate) enrol_lock: tokio::sync::Mutex<()>,
     /// The PKCS#11 token holding CA keys, logged in on first use and kept (one session per
@@ -198,6 +200,7 @@ impl Idp {
             mosip_abis,
             abis_known: tokio::sync::Mutex::new(Default::default()),
             abis_watermark: tokio::sync::Mutex::new(0),
+            device_trust: std::sync::OnceLock::new(),
             enrol_lock: tokio::sync::Mutex::new(()),
             login_limiter: DefaultKeyedRateLimiter::keyed(Quota::per_minute(
                 NonZeroU32::new(rl.login_per_minute).unwrap_or(NonZeroU32::MIN),

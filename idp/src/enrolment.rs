@@ -383,8 +383,12 @@ pub async fn start_capture(
     Ok(CaptureStart { request, expires_at })
 }
 
-/// The trusted device-provider CAs, from `enrolment.trusted_device_cas`.
-fn trust_store(idp: &Idp) -> Result<sbi::trust::TrustStore> {
+/// The trusted device-provider CAs, from `enrolment.trusted_device_cas`: read and parsed once
+/// per process (a changed file takes a restart, like the rest of the configuration).
+fn trust_store(idp: &Idp) -> Result<&sbi::trust::TrustStore> {
+    if let Some(t) = idp.device_trust.get() {
+        return Ok(t);
+    }
     let path = &idp.config.enrolment.trusted_device_cas;
     if path.as_os_str().is_empty() {
         return Err(Error::Invalid(
@@ -394,7 +398,9 @@ fn trust_store(idp: &Idp) -> Result<sbi::trust::TrustStore> {
     }
     let pem = std::fs::read_to_string(path)
         .map_err(|e| Error::Config(format!("enrolment.trusted_device_cas {}: {e}", path.display())))?;
-    sbi::trust::TrustStore::from_pem(&pem).map_err(|e| Error::Config(format!("enrolment.trusted_device_cas: {e}")))
+    let store = sbi::trust::TrustStore::from_pem(&pem)
+        .map_err(|e| Error::Config(format!("enrolment.trusted_device_cas: {e}")))?;
+    Ok(idp.device_trust.get_or_init(|| store))
 }
 
 /// What the console submits: the packet id it chose, the transaction and the device's answer.
@@ -546,7 +552,7 @@ pub async fn submit(idp: &Idp, officer: &OfficerRow, sub: &Submission, now: Unix
     let cid = Cid::parse(&context.cid).map_err(|e| Error::internal(e.to_string()))?;
     let at = time::OffsetDateTime::from_unix_timestamp(now).map_err(|e| Error::internal(e.to_string()))?;
     let options = VerifyOptions { max_response_bytes: MAX_RESPONSE_BYTES, ..VerifyOptions::default() };
-    let captures = sbi::verify::verify_capture_response(body, &request, &trust_store(idp)?, None, &options, at)
+    let captures = sbi::verify::verify_capture_response(body, &request, trust_store(idp)?, None, &options, at)
         .map_err(|e| Error::Invalid(format!("the device response was refused: {e}")))?;
     sbi::quality::QualityPolicy::new(idp.config.enrolment.min_quality)
         .map_err(|e| Error::Config(e.to_string()))?
@@ -587,12 +593,13 @@ pub async fn sync_abis(idp: &Idp) -> Result<()> {
         return Ok(());
     }
     let mut seen = idp.abis_watermark.lock().await;
+    let mut known = idp.abis_known.lock().await;
     let rows = store::enrolment::templates_since(&idp.db, *seen - 1).await?;
     let mut by_account: std::collections::BTreeMap<String, Vec<Record>> = Default::default();
     let mut newest = *seen;
     for r in rows {
         newest = newest.max(r.created_at);
-        if idp.abis_known.lock().await.contains(&r.account_id) {
+        if known.contains(&r.account_id) {
             continue;
         }
         let finger = u8::try_from(r.finger).map_err(|_| Error::internal("finger code"))?;
@@ -600,7 +607,6 @@ pub async fn sync_abis(idp: &Idp) -> Result<()> {
         let record = biometric_adapter::template::parse(&plain).map_err(|e| Error::internal(e.to_string()))?;
         by_account.entry(r.account_id).or_default().push(record);
     }
-    let mut known = idp.abis_known.lock().await;
     for (account, records) in by_account {
         idp.abis.insert(&account, &records).await.map_err(|e| Error::internal(e.to_string()))?;
         known.insert(account);
@@ -807,7 +813,7 @@ async fn replay_outcome(idp: &Idp, p: &PacketRow, now: UnixTime) -> Result<Outco
             }
         }
         "adjudication" => {
-            let case = store::enrolment::open_cases(&idp.db, 10_000).await?.into_iter().find(|c| c.packet_id == p.id);
+            let case = store::enrolment::case_of_packet(&idp.db, &p.id).await?;
             let candidates = case
                 .as_ref()
                 .and_then(|c| serde_json::from_str::<Vec<serde_json::Value>>(&c.candidates).ok())

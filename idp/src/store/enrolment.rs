@@ -189,25 +189,29 @@ fn packet_row(r: &Row) -> Result<PacketRow> {
     })
 }
 
+/// `SELECT <every packet column> FROM enrolment_packets <rest>`, as one literal (the statement
+/// cache keys on `&'static str`).
+macro_rules! select_packets {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, kind, cid, officer, centre, captures, digest, outcome, account_id, submitted_at \
+             FROM enrolment_packets ",
+            $rest
+        )
+    };
+}
+
 /// A packet by id.
 pub async fn packet(db: &Db, id: &str) -> Result<Option<PacketRow>> {
-    let r = query(
-        "SELECT id, kind, cid, officer, centre, captures, digest, outcome, account_id, submitted_at \
-         FROM enrolment_packets WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&mut db.reader().await?)
-    .await?;
+    let r = query(select_packets!("WHERE id = $1")).bind(id).fetch_optional(&mut db.reader().await?).await?;
     r.as_ref().map(packet_row).transpose()
 }
 
 /// The packet that issued a digital ID: the evidence of its enrolment.
 pub async fn issuing_packet(db: &Db, account_id: &str) -> Result<Option<PacketRow>> {
-    let r = query(
-        "SELECT id, kind, cid, officer, centre, captures, digest, outcome, account_id, submitted_at \
-         FROM enrolment_packets WHERE account_id = $1 AND kind = 'enrolment' AND outcome = 'issued' \
-         ORDER BY submitted_at DESC LIMIT 1",
-    )
+    let r = query(select_packets!(
+        "WHERE account_id = $1 AND kind = 'enrolment' AND outcome = 'issued' ORDER BY submitted_at DESC LIMIT 1"
+    ))
     .bind(account_id)
     .fetch_optional(&mut db.reader().await?)
     .await?;
@@ -227,6 +231,16 @@ pub struct TemplateRow {
     pub packet_id: String,
     /// When.
     pub created_at: UnixTime,
+}
+
+fn template_row(r: &Row) -> Result<TemplateRow> {
+    Ok(TemplateRow {
+        account_id: r.try_get("account_id")?,
+        finger: r.try_get("finger")?,
+        sealed: r.try_get("template")?,
+        packet_id: r.try_get("packet_id")?,
+        created_at: r.try_get("created_at")?,
+    })
 }
 
 /// What an enrolment decision writes, all in one transaction.
@@ -359,17 +373,7 @@ pub async fn templates_since(db: &Db, since: UnixTime) -> Result<Vec<TemplateRow
     .bind(since)
     .fetch_all(&mut db.reader().await?)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(TemplateRow {
-                account_id: r.try_get("account_id")?,
-                finger: r.try_get("finger")?,
-                sealed: r.try_get("template")?,
-                packet_id: r.try_get("packet_id")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(template_row).collect()
 }
 
 /// The templates of one digital ID.
@@ -380,17 +384,7 @@ pub async fn templates_of(db: &Db, account_id: &str) -> Result<Vec<TemplateRow>>
     .bind(account_id)
     .fetch_all(&mut db.reader().await?)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(TemplateRow {
-                account_id: r.try_get("account_id")?,
-                finger: r.try_get("finger")?,
-                sealed: r.try_get("template")?,
-                packet_id: r.try_get("packet_id")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(template_row).collect()
 }
 
 /// An adjudication case.
@@ -427,25 +421,34 @@ fn case_row(r: &Row) -> Result<CaseRow> {
     })
 }
 
+/// `SELECT <every case column> FROM adjudication_cases <rest>`, as one literal.
+macro_rules! select_cases {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, packet_id, candidates, status, decided_by, decided_at, note, created_at FROM adjudication_cases ",
+            $rest
+        )
+    };
+}
+
 /// Open cases, oldest first.
 pub async fn open_cases(db: &Db, limit: i64) -> Result<Vec<CaseRow>> {
-    let rows = query(
-        "SELECT id, packet_id, candidates, status, decided_by, decided_at, note, created_at FROM adjudication_cases \
-         WHERE status = 'open' ORDER BY created_at, id LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(&mut db.reader().await?)
-    .await?;
+    let rows = query(select_cases!("WHERE status = 'open' ORDER BY created_at, id LIMIT $1"))
+        .bind(limit)
+        .fetch_all(&mut db.reader().await?)
+        .await?;
     rows.iter().map(case_row).collect()
 }
 
 /// One case.
 pub async fn case(db: &Db, id: &str) -> Result<Option<CaseRow>> {
-    let r = query(
-        "SELECT id, packet_id, candidates, status, decided_by, decided_at, note, created_at FROM adjudication_cases WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&mut db.reader().await?)
-    .await?;
+    let r = query(select_cases!("WHERE id = $1")).bind(id).fetch_optional(&mut db.reader().await?).await?;
+    r.as_ref().map(case_row).transpose()
+}
+
+/// The case a packet opened, if any.
+pub async fn case_of_packet(db: &Db, packet_id: &str) -> Result<Option<CaseRow>> {
+    let r =
+        query(select_cases!("WHERE packet_id = $1")).bind(packet_id).fetch_optional(&mut db.reader().await?).await?;
     r.as_ref().map(case_row).transpose()
 }
