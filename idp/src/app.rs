@@ -329,7 +329,10 @@ impl Idp {
             return Err(Error::NotFound(format!("client {id}")));
         }
         self.clients.forget(id);
-        self.audit(NewEntry::new(Event::ClientRemoved, actor, format!("client:{id}")).client(id), now).await
+        self.audit(NewEntry::new(Event::ClientRemoved, actor, format!("client:{id}")).client(id), now).await?;
+        // What it sealed stays verifiable ("revoked later"), but it seals nothing more.
+        crate::pki::revoke_seals(self, id, crate::pki::Reason::CessationOfOperation, actor, now).await?;
+        Ok(())
     }
 
     // ---- registry and accounts ----

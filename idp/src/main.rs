@@ -67,10 +67,10 @@ enum Command {
     /// invalid with the reason, the signer, signing time, timestamp and the certificate's
     /// status at that time. Exits 0 when valid, 1 when not.
     Verify {
-        /// The signed document.
+        /// The signed document (a signed or sealed PDF alone: its last signature is checked).
         document: PathBuf,
-        /// The signature (.p7s, DER or PEM).
-        signature: PathBuf,
+        /// The detached signature (.p7s, DER or PEM); omit for a PDF.
+        signature: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -541,18 +541,32 @@ async fn run(cmd: Command, config: Config) -> Result<ExitCode, Error> {
         Command::Verify { document, signature, json } => {
             let read = |p: &PathBuf| std::fs::read(p).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())));
             let doc = read(&document)?;
-            let sig = read(&signature)?;
-            let sig = match std::str::from_utf8(&sig).ok().filter(|t| t.trim_start().starts_with("-----BEGIN")) {
-                Some(pem) => {
-                    use base64::Engine;
-                    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-                    base64::engine::general_purpose::STANDARD
-                        .decode(b64.trim())
-                        .map_err(|_| Error::Invalid("the PEM signature is not base64".into()))?
+            let v = match signature {
+                None => {
+                    let (sig, digest) = signer::pades::signed_parts(&doc).map_err(|e| {
+                        Error::Invalid(format!(
+                            "{}: give the detached signature too, or a signed PDF: {e}",
+                            document.display()
+                        ))
+                    })?;
+                    idp::pki::verify(&idp, &sig, &digest, true, true, now).await?
                 }
-                None => sig,
+                Some(signature) => {
+                    let sig = read(&signature)?;
+                    let sig = match std::str::from_utf8(&sig).ok().filter(|t| t.trim_start().starts_with("-----BEGIN"))
+                    {
+                        Some(pem) => {
+                            use base64::Engine;
+                            let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+                            base64::engine::general_purpose::STANDARD
+                                .decode(b64.trim())
+                                .map_err(|_| Error::Invalid("the PEM signature is not base64".into()))?
+                        }
+                        None => sig,
+                    };
+                    idp::pki::verify(&idp, &sig, &signer::Sha256Digest::of(&doc), false, true, now).await?
+                }
             };
-            let v = idp::pki::verify(&idp, &sig, &signer::Sha256Digest::of(&doc), true, now).await?;
             if json {
                 print_json(&v)?;
             } else {

@@ -175,6 +175,10 @@ fn citizen_aad(serial: &str) -> Vec<u8> {
     format!("drukyul-citizen-key:{serial}").into_bytes()
 }
 
+fn seal_aad(serial: &str) -> Vec<u8> {
+    format!("drukyul-seal-key:{serial}").into_bytes()
+}
+
 fn endpoints(idp: &Idp) -> Result<signer::Endpoints> {
     Ok(signer::Endpoints::from_base_url(idp.issuer())?)
 }
@@ -599,9 +603,22 @@ pub async fn sign_digests(
     let (row, cert, _) = live_or_issue(idp, account_id, &format!("account:{account_id}"), now).await?;
     let der = zeroize::Zeroizing::new(idp.kek().open(&citizen_aad(&row.serial), &row.sealed_key)?);
     let key = SoftwareKey::from_pkcs8_der(&der)?;
+    Ok((row.serial, sign_with(&pki, &cert, &key, digests, now)?))
+}
+
+/// CAdES-B-T (or PAdES B-T CMS) over each digest with this certificate and key: the signed
+/// attributes, the signer's and the issuing CA's certificates, and a timestamp from the
+/// built-in TSA over the signature.
+fn sign_with(
+    pki: &Pki,
+    cert: &Certificate,
+    key: &SoftwareKey,
+    digests: &[(signer::Sha256Digest, crate::signing::SignatureFormat)],
+    now: UnixTime,
+) -> Result<Vec<Vec<u8>>> {
     let chain = [pki.issuing.certificate().clone()];
-    let cades = signer::cms::CmsSigner::new(&cert, &key)?.with_chain(&chain);
-    let pades = signer::cms::CmsSigner::new(&cert, &key)?.with_chain(&chain).for_pades();
+    let cades = signer::cms::CmsSigner::new(cert, key)?.with_chain(&chain);
+    let pades = signer::cms::CmsSigner::new(cert, key)?.with_chain(&chain).for_pades();
     let mut out = Vec::with_capacity(digests.len());
     for (d, format) in digests {
         let cms = match format {
@@ -613,16 +630,118 @@ pub async fn sign_digests(
         sig.add_signature_timestamp(&token)?;
         out.push(sig.to_der()?);
     }
-    Ok((row.serial, out))
+    Ok(out)
+}
+
+/// The scope an agency's client needs to seal documents.
+pub const SEAL_SCOPE: &str = "seal";
+
+/// Seals document digests with the agency's seal certificate (issued on first use, with a new
+/// key sealed at once): what an agency does when it issues a certificate, a report card or a
+/// licence. The agency activates its seal by authenticating as itself (client credentials,
+/// scope [`SEAL_SCOPE`]); no person approves, which is what distinguishes a seal from a
+/// citizen's signature. Returns the certificate's serial and the DER signatures, in order.
+pub async fn seal_digests(
+    idp: &Idp,
+    client: &crate::domain::client::Client,
+    documents: &[crate::signing::Document],
+    now: UnixTime,
+) -> Result<(String, Vec<Vec<u8>>)> {
+    let pki = current(idp, now).await?;
+    let client_id = client.client_id.as_str();
+    let (row, cert) = match store::pki::live_seal(&idp.db, client_id, now).await? {
+        Some(row) => {
+            let cert = parse_certificate(&row.certificate)?;
+            (row, cert)
+        }
+        None => {
+            let agency = signer::seal::Agency::new(client.metadata.client_name.trim(), client_id)?;
+            let key = signer::citizen::generate_key()?;
+            let lifetime = Duration::from_secs(u64::from(idp.config.pki.certificate_days) * 24 * 3600);
+            let cert = signer::seal::issue_seal_certificate(&pki.issuing, &key.public_key, &agency, now, lifetime)?;
+            let serial = serial_hex(cert.tbs_certificate().serial_number());
+            let row = store::pki::SealRow {
+                serial: serial.clone(),
+                client_id: client_id.to_string(),
+                certificate: to_der(&cert)?,
+                sealed_key: idp.kek().seal(&seal_aad(&serial), key.private_key.as_bytes())?,
+                not_after: seconds(&cert.tbs_certificate().validity().not_after),
+                created_at: now,
+            };
+            store::pki::insert_seal(&idp.db, &row).await?;
+            idp.audit(
+                NewEntry::new(Event::CertificateIssued, format!("client:{client_id}"), format!("client:{client_id}"))
+                    .client(client_id)
+                    .detail(serde_json::json!({"serial": serial, "kind": "seal", "not_after": row.not_after})),
+                now,
+            )
+            .await?;
+            (row, cert)
+        }
+    };
+    let der = zeroize::Zeroizing::new(idp.kek().open(&seal_aad(&row.serial), &row.sealed_key)?);
+    let key = SoftwareKey::from_pkcs8_der(&der)?;
+    let digests = documents
+        .iter()
+        .map(|d| Ok((signer::Sha256Digest::from_bytes(&d.digest_bytes()?)?, d.format)))
+        .collect::<Result<Vec<_>>>()?;
+    let signatures = sign_with(&pki, &cert, &key, &digests, now)?;
+    idp.audit(
+        NewEntry::new(Event::DocumentsSealed, format!("client:{client_id}"), format!("client:{client_id}"))
+            .client(client_id)
+            .detail(serde_json::json!({
+                "serial": row.serial,
+                "documents": documents.iter().map(|d| serde_json::json!({"title": d.title, "digest": d.digest})).collect::<Vec<_>>(),
+            })),
+        now,
+    )
+    .await?;
+    Ok((row.serial, signatures))
+}
+
+/// Revokes an agency's seal certificates (its client was removed, or its seal compromised).
+pub async fn revoke_seals(
+    idp: &Idp,
+    client_id: &str,
+    reason: Reason,
+    actor: &str,
+    now: UnixTime,
+) -> Result<Vec<String>> {
+    let serials = store::pki::revoke_seals(&idp.db, client_id, reason.as_str(), now).await?;
+    if !serials.is_empty() {
+        idp.audit(
+            NewEntry::new(Event::CertificateRevoked, actor, format!("client:{client_id}"))
+                .client(client_id)
+                .detail(serde_json::json!({"serials": serials, "kind": "seal", "reason": reason.as_str()})),
+            now,
+        )
+        .await?;
+    }
+    Ok(serials)
 }
 
 /// Revokes one certificate (on the citizen's or an operator's request). `NotFound` if no such
 /// certificate; revoking twice keeps the first revocation and is refused.
 pub async fn revoke(idp: &Idp, serial: &str, reason: Reason, actor: &str, now: UnixTime) -> Result<()> {
     let serial = serial.trim().to_ascii_lowercase();
-    let row = store::pki::certificate(&idp.db, &serial)
-        .await?
-        .ok_or_else(|| Error::NotFound("no such certificate".into()))?;
+    let Some(row) = store::pki::certificate(&idp.db, &serial).await? else {
+        // Not a citizen's: perhaps an agency's seal.
+        return match store::pki::revoke_seal(&idp.db, &serial, reason.as_str(), now).await? {
+            Some(client_id) => {
+                idp.audit(
+                    NewEntry::new(Event::CertificateRevoked, actor, format!("client:{client_id}"))
+                        .client(&client_id)
+                        .detail(serde_json::json!({"serial": serial, "kind": "seal", "reason": reason.as_str()})),
+                    now,
+                )
+                .await
+            }
+            None if store::pki::statuses(&idp.db, std::slice::from_ref(&serial)).await?.is_empty() => {
+                Err(Error::NotFound("no such certificate".into()))
+            }
+            None => Err(Error::Invalid("the certificate is already revoked".into())),
+        };
+    };
     if !store::pki::revoke(&idp.db, &serial, reason.as_str(), now).await? {
         return Err(Error::Invalid("the certificate is already revoked".into()));
     }
@@ -667,6 +786,10 @@ pub struct Verification {
     /// The signer's CID: only for callers allowed national identifiers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cid: Option<String>,
+    /// For an agency's seal: the agency's client id at Drukyul ID (its certificate's
+    /// `organizationIdentifier` is `GV:BT-<client id>`). Public: a seal names an institution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
     /// The signing certificate's serial (hex).
     pub certificate_serial: Option<String>,
     /// The trusted signing time: the timestamp's, else the time the signer claimed.
@@ -680,13 +803,19 @@ pub struct Verification {
     pub certificate_status: Option<String>,
 }
 
-/// Verifies a detached CMS signature over a document's SHA-256 against this CA, with the
+fn verifier(v: signer::verify::Verifier<'_>, pades: bool) -> signer::verify::Verifier<'_> {
+    if pades { v.for_pades() } else { v }
+}
+
+/// Verifies a detached CMS signature (or, with `pades`, a PDF signature's CMS) over a
+/// document's SHA-256 against this CA, with the
 /// records' revocation status of each certificate on the way (citizen certificates from the
 /// database; this CA's own issuing and TSA certificates are never revoked here).
 pub async fn verify(
     idp: &Idp,
     signature: &[u8],
     document: &signer::Sha256Digest,
+    pades: bool,
     reveal_cid: bool,
     now: UnixTime,
 ) -> Result<Verification> {
@@ -706,7 +835,8 @@ pub async fn verify(
             asked.borrow_mut().push(serial_hex(serial));
             CertStatus::Good
         };
-        Verifier::new(&roots, &probe).with_intermediates(&intermediates).verify(signature, document, now);
+        verifier(Verifier::new(&roots, &probe).with_intermediates(&intermediates), pades)
+            .verify(signature, document, now);
         asked.into_inner().into_iter().filter(|s| !ours.contains(s)).collect()
     };
     let found = store::pki::statuses(&idp.db, &wanted).await?;
@@ -718,7 +848,8 @@ pub async fn verify(
         }
         if *issuer != issuing_name { CertStatus::Unknown } else { recorded_status(&found, &hex) }
     };
-    let report = Verifier::new(&roots, &lookup).with_intermediates(&intermediates).verify(signature, document, now);
+    let report = verifier(Verifier::new(&roots, &lookup).with_intermediates(&intermediates), pades)
+        .verify(signature, document, now);
     let status = report.status_at_signing_time.map(|s| match s {
         StatusAtSigningTime::Good => "good".to_string(),
         StatusAtSigningTime::RevokedLater { revoked_at, reason } => {
@@ -739,6 +870,12 @@ pub async fn verify(
         reason: report.verdict.as_ref().err().map(|f| f.to_string()),
         signer: report.signer.as_ref().and_then(|n| n.common_name.clone()),
         cid,
+        agency: report
+            .signer
+            .as_ref()
+            .and_then(|n| n.organization_identifier.as_deref())
+            .and_then(|s| s.strip_prefix(signer::seal::IDENTIFIER_PREFIX))
+            .map(str::to_string),
         certificate_serial: report.certificate_serial.as_ref().map(serial_hex),
         signing_time: report.signing_time(),
         claimed_signing_time: report.claimed_signing_time,

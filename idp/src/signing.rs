@@ -97,7 +97,8 @@ pub struct Document {
 }
 
 impl Document {
-    fn digest_bytes(&self) -> Result<[u8; 32]> {
+    /// The digest as bytes.
+    pub fn digest_bytes(&self) -> Result<[u8; 32]> {
         let v = hex::decode(&self.digest).map_err(|_| Error::internal("stored digest is not hex"))?;
         v.try_into().map_err(|_| Error::internal("stored digest is not 32 bytes"))
     }
@@ -118,21 +119,7 @@ pub fn parse_digest(s: &str) -> Option<[u8; 32]> {
 
 /// Checks an agency's request against its client registration. Pure.
 pub fn validate(req: &NewRequest, client: &Client) -> Result<(Vec<Document>, String, Option<Cid>)> {
-    if req.documents.is_empty() || req.documents.len() > MAX_DOCUMENTS {
-        return Err(Error::Invalid(format!("send 1 to {MAX_DOCUMENTS} documents")));
-    }
-    let mut docs = Vec::with_capacity(req.documents.len());
-    for (i, d) in req.documents.iter().enumerate() {
-        let title = d.title.trim();
-        if title.is_empty() || title.chars().count() > MAX_TITLE || title.chars().any(char::is_control) {
-            return Err(Error::Invalid(format!(
-                "documents[{i}].title must be 1 to {MAX_TITLE} characters without control characters"
-            )));
-        }
-        let digest = parse_digest(&d.digest)
-            .ok_or_else(|| Error::Invalid(format!("documents[{i}].digest must be a SHA-256 digest (hex or base64)")))?;
-        docs.push(Document { title: title.to_string(), digest: hex::encode(digest), format: d.format });
-    }
+    let docs = validate_documents(&req.documents)?;
     // An exact registered URI only: the citizen's browser is sent there, so anything else
     // would make the signer an open redirector.
     if !client.metadata.redirect_uris.iter().any(|u| u.as_str() == req.return_url) {
@@ -143,6 +130,27 @@ pub fn validate(req: &NewRequest, client: &Client) -> Result<(Vec<Document>, Str
         None => None,
     };
     Ok((docs, req.return_url.clone(), cid))
+}
+
+/// Checks the documents of a signing or sealing request: 1 to [`MAX_DOCUMENTS`], each with a
+/// printable title and a SHA-256 digest. Pure.
+pub fn validate_documents(documents: &[NewDocument]) -> Result<Vec<Document>> {
+    if documents.is_empty() || documents.len() > MAX_DOCUMENTS {
+        return Err(Error::Invalid(format!("send 1 to {MAX_DOCUMENTS} documents")));
+    }
+    let mut docs = Vec::with_capacity(documents.len());
+    for (i, d) in documents.iter().enumerate() {
+        let title = d.title.trim();
+        if title.is_empty() || title.chars().count() > MAX_TITLE || title.chars().any(char::is_control) {
+            return Err(Error::Invalid(format!(
+                "documents[{i}].title must be 1 to {MAX_TITLE} characters without control characters"
+            )));
+        }
+        let digest = parse_digest(&d.digest)
+            .ok_or_else(|| Error::Invalid(format!("documents[{i}].digest must be a SHA-256 digest (hex or base64)")))?;
+        docs.push(Document { title: title.to_string(), digest: hex::encode(digest), format: d.format });
+    }
+    Ok(docs)
 }
 
 /// What binds an approval to the documents: the WebAuthn challenge. Pure.

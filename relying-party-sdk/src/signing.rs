@@ -17,7 +17,9 @@
 //! ```
 //!
 //! The access token is the agency's own (client credentials with the `sign` scope), never a
-//! citizen's. PDFs are signed in place (PAdES B-T) with [`PreparedPdf`]: prepare the file,
+//! citizen's. What the agency itself issues it seals with its own seal certificate instead
+//! ([`SigningClient::seal`], [`SigningClient::seal_pdf`]; scope `seal`), and anyone's
+//! signature or seal is checked with [`SigningClient::verify`] / [`SigningClient::verify_pdf`]. PDFs are signed in place (PAdES B-T) with [`PreparedPdf`]: prepare the file,
 //! ask for its [`PreparedPdf::digest`] with [`Document::pdf`], keep the prepared bytes while the
 //! citizen decides ([`PreparedPdf::as_bytes`] / [`PreparedPdf::from_bytes`]), then
 //! [`PreparedPdf::finish`] with the returned signature.
@@ -248,6 +250,134 @@ impl SigningClient {
             }
             other => return Err(SigningError::Transport(format!("unknown request status {other:?}"))),
         })
+    }
+}
+
+/// Documents sealed by the agency itself ([`SigningClient::seal`]).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Sealed {
+    /// One DER CMS `ContentInfo` per document, in order.
+    #[serde(deserialize_with = "base64_list")]
+    pub signatures: Vec<Vec<u8>>,
+    /// Serial (hex) of the agency's seal certificate.
+    pub certificate_serial: String,
+}
+
+/// What Drukyul ID found checking a signature ([`SigningClient::verify`]).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Verification {
+    /// Whether the signature is valid for the document.
+    pub valid: bool,
+    /// Why not, when it is not.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The signer's name: the citizen's, or the agency's for a seal.
+    #[serde(default)]
+    pub signer: Option<String>,
+    /// The signing citizen's CID (only for clients allowed national identifiers).
+    #[serde(default)]
+    pub cid: Option<String>,
+    /// For a seal: the sealing agency's client id.
+    #[serde(default)]
+    pub agency: Option<String>,
+    /// The certificate's serial (hex).
+    #[serde(default)]
+    pub certificate_serial: Option<String>,
+    /// The trusted signing time (Unix seconds): the timestamp's, else the claimed one.
+    #[serde(default)]
+    pub signing_time: Option<i64>,
+    /// The certificate's status at the signing time (`good`, `revoked ...`, `unknown`).
+    #[serde(default)]
+    pub certificate_status: Option<String>,
+}
+
+fn base64_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| b64.decode(s).map_err(|_| serde::de::Error::custom("a signature is not base64")))
+        .collect()
+}
+
+impl SigningClient {
+    /// Seals documents with the agency's own seal certificate (its access token needs the
+    /// `seal` scope): for what the agency issues — certificates, report cards, licences. No
+    /// person approves a seal; the signatures come back at once. Use [`Document::pdf`] to seal a
+    /// PDF in place ([`PreparedPdf::finish`]).
+    pub async fn seal(&self, access_token: &str, documents: &[Document]) -> Result<Sealed, SigningError> {
+        if documents.is_empty() {
+            return Err(SigningError::Invalid("sealing needs at least one document".into()));
+        }
+        let response = self
+            .http
+            .post(self.endpoint("/sign/seal")?)
+            .bearer_auth(access_token)
+            .json(&serde_json::json!({ "documents": documents }))
+            .send()
+            .await
+            .map_err(|e| SigningError::Transport(e.to_string()))?;
+        let sealed: Sealed = read_json(response).await?;
+        if sealed.signatures.len() != documents.len() {
+            return Err(SigningError::Transport("the provider returned another number of signatures".into()));
+        }
+        Ok(sealed)
+    }
+
+    /// Seals a PDF in place (PAdES B-T) with the agency's seal: prepares a signature field
+    /// named "Seal" with `reason` ("Issued by the Department of ..."), seals its byte range and
+    /// embeds the signature. `now` (Unix seconds) is the claimed signing time in the PDF.
+    pub async fn seal_pdf(
+        &self,
+        access_token: &str,
+        title: &str,
+        reason: &str,
+        pdf: &[u8],
+        now: i64,
+    ) -> Result<Vec<u8>, SigningError> {
+        let prepared = PreparedPdf::prepare(pdf, "Seal", reason, now)?;
+        let sealed = self.seal(access_token, &[Document::pdf(title, &prepared)]).await?;
+        let cms = sealed.signatures.first().ok_or_else(|| SigningError::Transport("no signature returned".into()))?;
+        prepared.finish(cms)
+    }
+
+    /// Has Drukyul ID check a detached signature over a document's SHA-256: chain, timestamp,
+    /// and the certificate's status at the signing time. With the agency's access token (any
+    /// scope) the answer names the signer's CID if the agency is allowed national identifiers.
+    pub async fn verify(
+        &self,
+        access_token: Option<&str>,
+        signature: &[u8],
+        sha256: [u8; 32],
+    ) -> Result<Verification, SigningError> {
+        self.verify_as(access_token, signature, sha256, Format::Cades).await
+    }
+
+    async fn verify_as(
+        &self,
+        access_token: Option<&str>,
+        signature: &[u8],
+        sha256: [u8; 32],
+        format: Format,
+    ) -> Result<Verification, SigningError> {
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        let mut request = self
+            .http
+            .post(self.endpoint("/sign/verify")?)
+            .json(&serde_json::json!({ "signature": b64.encode(signature), "digest": hex(&sha256), "format": format }));
+        if let Some(token) = access_token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| SigningError::Transport(e.to_string()))?;
+        read_json(response).await
+    }
+
+    /// [`SigningClient::verify`] for a signed PDF's last signature (PAdES): it must cover the
+    /// whole file, so a PDF changed after signing is refused here or reported invalid there.
+    pub async fn verify_pdf(&self, access_token: Option<&str>, pdf: &[u8]) -> Result<Verification, SigningError> {
+        let (cms, digest) = signer::pades::signed_parts(pdf)?;
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(digest.as_bytes());
+        self.verify_as(access_token, &cms, sha256, Format::Pades).await
     }
 }
 

@@ -103,6 +103,7 @@ mod name;
 pub mod ocsp;
 pub mod pades;
 pub mod pkcs11;
+pub mod seal;
 mod signed_data;
 pub mod tsa;
 pub mod verify;

@@ -172,20 +172,8 @@ impl Prepared {
     /// must start at 0, end at the end of the file, and leave out exactly a zero-filled hex
     /// string. Anything else (a signed or altered file) is refused.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
-        let at = rfind(&bytes, b"/ByteRange").ok_or(Error::UnsupportedPdf("not a PDF prepared for signing"))?;
-        let rest = bytes.get(at + b"/ByteRange".len()..).ok_or(Error::UnsupportedPdf("truncated /ByteRange"))?;
-        let open = rest.iter().position(|b| !b.is_ascii_whitespace()).filter(|&i| rest[i] == b'[');
-        let open = open.ok_or(Error::UnsupportedPdf("malformed /ByteRange"))?;
-        let close = rest.iter().position(|&b| b == b']').ok_or(Error::UnsupportedPdf("malformed /ByteRange"))?;
-        let inner = rest.get(open + 1..close).ok_or(Error::UnsupportedPdf("malformed /ByteRange"))?;
-        let numbers: Vec<usize> = core::str::from_utf8(inner)
-            .map_err(|_| Error::UnsupportedPdf("malformed /ByteRange"))?
-            .split_ascii_whitespace()
-            .map(str::parse)
-            .collect::<core::result::Result<_, _>>()
-            .map_err(|_| Error::UnsupportedPdf("malformed /ByteRange"))?;
-        let byte_range: [usize; 4] =
-            numbers.try_into().map_err(|_| Error::UnsupportedPdf("a /ByteRange has four numbers"))?;
+        let byte_range =
+            last_byte_range(&bytes).map_err(|_| Error::UnsupportedPdf("not a PDF prepared for signing"))?;
         let [start, a, b, c] = byte_range;
         let placeholder = bytes.get(a..b).ok_or(Error::UnsupportedPdf("/ByteRange outside the file"))?;
         let zeros = placeholder.get(1..placeholder.len().saturating_sub(1)).unwrap_or_default();
@@ -202,6 +190,63 @@ impl Prepared {
         let digest = range_digest(&bytes, a, b);
         Ok(Self { bytes, byte_range, digest })
     }
+}
+
+/// The last `/ByteRange` of a PDF.
+fn last_byte_range(bytes: &[u8]) -> Result<[usize; 4]> {
+    let at = rfind(bytes, b"/ByteRange").ok_or(Error::UnsupportedPdf("no signature (/ByteRange) in this PDF"))?;
+    let rest = bytes.get(at + b"/ByteRange".len()..).ok_or(Error::UnsupportedPdf("truncated /ByteRange"))?;
+    let open = rest.iter().position(|b| !b.is_ascii_whitespace()).filter(|&i| rest[i] == b'[');
+    let open = open.ok_or(Error::UnsupportedPdf("malformed /ByteRange"))?;
+    let close = rest.iter().position(|&b| b == b']').ok_or(Error::UnsupportedPdf("malformed /ByteRange"))?;
+    let inner = rest.get(open + 1..close).ok_or(Error::UnsupportedPdf("malformed /ByteRange"))?;
+    let numbers: Vec<usize> = core::str::from_utf8(inner)
+        .map_err(|_| Error::UnsupportedPdf("malformed /ByteRange"))?
+        .split_ascii_whitespace()
+        .map(str::parse)
+        .collect::<core::result::Result<_, _>>()
+        .map_err(|_| Error::UnsupportedPdf("malformed /ByteRange"))?;
+    numbers.try_into().map_err(|_| Error::UnsupportedPdf("a /ByteRange has four numbers"))
+}
+
+/// The last signature of a signed PDF, as a verifier needs it: the CMS (DER, without the
+/// placeholder's zero padding) and the SHA-256 of the bytes it covers.
+///
+/// Refuses a last signature that does not cover the whole file except its own `/Contents`
+/// (`/ByteRange [0 a b c]` with `b + c` the file's length): bytes appended after the
+/// signature — a later edit — would otherwise pass unnoticed. Whether the CMS really signs
+/// that digest is the verifier's to decide ([`crate::verify::Verifier::verify`]).
+pub fn signed_parts(pdf: &[u8]) -> Result<(Vec<u8>, Sha256Digest)> {
+    let [start, a, b, c] = last_byte_range(pdf)?;
+    let contents = pdf.get(a..b).ok_or(Error::UnsupportedPdf("/ByteRange outside the file"))?;
+    if start != 0 || b.checked_add(c) != Some(pdf.len()) || a >= b {
+        return Err(Error::UnsupportedPdf("the last signature does not cover the whole document"));
+    }
+    let hex = match contents {
+        [b'<', hex @ .., b'>'] if hex.len() % 2 == 0 => hex,
+        _ => return Err(Error::UnsupportedPdf("the signature's /Contents is not a hex string")),
+    };
+    let nibble = |h: u8| match h {
+        b'0'..=b'9' => Ok(h - b'0'),
+        b'a'..=b'f' => Ok(h - b'a' + 10),
+        b'A'..=b'F' => Ok(h - b'A' + 10),
+        _ => Err(Error::UnsupportedPdf("the signature's /Contents is not a hex string")),
+    };
+    let mut der = hex.chunks_exact(2).map(|p| Ok(nibble(p[0])? << 4 | nibble(p[1])?)).collect::<Result<Vec<u8>>>()?;
+    // The placeholder is zero-padded after the DER; keep the outer TLV only.
+    let not_der = |_| Error::InvalidSignature("/Contents is not DER");
+    let total = {
+        use der::{Decode as _, Reader as _};
+        let mut reader = der::SliceReader::new(&der).map_err(not_der)?;
+        let header = der::Header::decode(&mut reader).map_err(not_der)?;
+        (reader.position() + header.length()).map_err(not_der)?
+    };
+    let total = usize::try_from(total).map_err(not_der)?;
+    if total > der.len() {
+        return Err(Error::InvalidSignature("/Contents is truncated"));
+    }
+    der.truncate(total);
+    Ok((der, range_digest(pdf, a, b)))
 }
 
 /// Adds a signature field named `field` to page 1 of `pdf`, with an empty signature whose

@@ -49,7 +49,7 @@ use core::fmt;
 use der::asn1::{Any, OctetString};
 use der::oid::ObjectIdentifier;
 use der::oid::db::rfc3161::ID_CT_TST_INFO;
-use der::oid::db::rfc4519::{COMMON_NAME, GIVEN_NAME, SERIAL_NUMBER, SURNAME};
+use der::oid::db::rfc4519::{COMMON_NAME, GIVEN_NAME, ORGANIZATION_NAME, SERIAL_NUMBER, SURNAME};
 use der::oid::db::rfc5280::ID_KP_TIME_STAMPING;
 use der::oid::db::rfc5911::{
     ID_AA_SIGNING_CERTIFICATE_V_2, ID_CONTENT_TYPE, ID_DATA, ID_MESSAGE_DIGEST, ID_SIGNING_TIME,
@@ -252,6 +252,10 @@ pub struct SignerName {
     pub surname: Option<String>,
     /// The subject's serialNumber attribute, e.g. `IDCBT-<CID>`: personal data.
     pub serial_number: Option<String>,
+    /// organizationName: the agency, on a seal certificate.
+    pub organization: Option<String>,
+    /// organizationIdentifier (2.5.4.97): `GV:BT-<client id>` on an agency's seal certificate.
+    pub organization_identifier: Option<String>,
 }
 
 impl fmt::Debug for SignerName {
@@ -261,6 +265,8 @@ impl fmt::Debug for SignerName {
             .field("given_name", &self.given_name)
             .field("surname", &self.surname)
             .field("serial_number", &self.serial_number.as_ref().map(|_| "<redacted>"))
+            .field("organization", &self.organization)
+            .field("organization_identifier", &self.organization_identifier)
             .finish()
     }
 }
@@ -273,6 +279,8 @@ impl SignerName {
             given_name: get(GIVEN_NAME),
             surname: get(SURNAME),
             serial_number: get(SERIAL_NUMBER),
+            organization: get(ORGANIZATION_NAME),
+            organization_identifier: get(crate::seal::ORGANIZATION_IDENTIFIER),
         }
     }
 }
@@ -346,13 +354,23 @@ pub struct Verifier<'a> {
     roots: &'a [Certificate],
     intermediates: &'a [Certificate],
     revocation: &'a dyn RevocationStatus,
+    pades: bool,
 }
 
 impl<'a> Verifier<'a> {
     /// A verifier trusting `roots` (normally the Drukyul ID root CA alone) and asking
     /// `revocation` about every certificate below them.
     pub fn new(roots: &'a [Certificate], revocation: &'a dyn RevocationStatus) -> Self {
-        Self { roots, intermediates: &[], revocation }
+        Self { roots, intermediates: &[], revocation, pades: false }
+    }
+
+    /// Verifies the CMS of a PDF signature (PAdES baseline) rather than a detached CAdES one:
+    /// the signing-time attribute must then be absent (ETSI EN 319 142-1 5.4: the claimed time
+    /// is the signature dictionary's `/M`), so the time the certificate is checked at is the
+    /// signature timestamp's, or `now` without one.
+    pub fn for_pades(mut self) -> Self {
+        self.pades = true;
+        self
     }
 
     /// CA certificates to build paths with besides those in the signature (for example the
@@ -386,13 +404,17 @@ impl<'a> Verifier<'a> {
         let pool = self.pool(&sd, &[]);
         let (info, certificate) = signer_info(&sd, &pool, ID_DATA, document, report)?;
         let attrs = info.signed_attrs.as_ref().map(|a| a.as_slice()).unwrap_or_default();
-        let claimed = single_attribute(attrs, ID_SIGNING_TIME)?
-            .ok_or(Failure::MissingAttribute("signing-time"))?
-            .decode_as::<Time>()
-            .map_err(|_| Failure::Malformed("signing-time is not a Time"))?;
-        let claimed = unix(&claimed);
-        report.claimed_signing_time = Some(claimed);
-        if claimed > now.saturating_add(MAX_CLOCK_SKEW) {
+        let claimed = match (single_attribute(attrs, ID_SIGNING_TIME)?, self.pades) {
+            (Some(_), true) => return Err(Failure::Malformed("a PAdES signature carries no signing-time attribute")),
+            (None, true) => None,
+            (None, false) => return Err(Failure::MissingAttribute("signing-time")),
+            (Some(time), false) => {
+                let time = time.decode_as::<Time>().map_err(|_| Failure::Malformed("signing-time is not a Time"))?;
+                Some(unix(&time))
+            }
+        };
+        report.claimed_signing_time = claimed;
+        if claimed.is_some_and(|c| c > now.saturating_add(MAX_CLOCK_SKEW)) {
             return Err(Failure::SigningTimeInFuture);
         }
 
@@ -402,7 +424,7 @@ impl<'a> Verifier<'a> {
             Some(token) => {
                 let stamp =
                     self.timestamp(token, info.signature.as_bytes(), &pool, now).map_err(Failure::BadTimestamp)?;
-                if claimed > stamp.gen_time.saturating_add(MAX_CLOCK_SKEW) {
+                if claimed.is_some_and(|c| c > stamp.gen_time.saturating_add(MAX_CLOCK_SKEW)) {
                     return Err(Failure::SigningTimeAfterTimestamp);
                 }
                 Some(stamp)
@@ -410,7 +432,7 @@ impl<'a> Verifier<'a> {
         };
         let proven = timestamp.as_ref().map(|t| t.gen_time);
         report.timestamp = timestamp;
-        let at = proven.unwrap_or(claimed);
+        let at = proven.or(claimed).unwrap_or(now);
 
         let path = self.path(certificate, &pool, at, Role::Signer)?;
         match certificate.tbs_certificate().get_extension::<KeyUsage>() {

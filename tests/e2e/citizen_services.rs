@@ -68,6 +68,8 @@ async fn citizen_services_story(backend: Backend) {
     let people = idp::domain::registry::parse_csv(csv.as_bytes(), today, 100);
     let now = idp::domain::now();
     state.import_registry(people, "more.csv", "operator", now, &mut |_| {}).await.unwrap().unwrap();
+    // The CA, for the agency's seal on the certificates it issues.
+    idp::pki::init(state, now).await.unwrap();
     let elder_code = state
         .issue_citizen(&idp::domain::cid::Cid::parse(ELDER).unwrap(), "operator", now)
         .await
@@ -111,7 +113,7 @@ async fn citizen_services_story(backend: Backend) {
     let (service_id, service_secret) = support::register(&idp, {
         let mut m = support::api_client(
             "Integrated Citizen Services (registry)",
-            "registry.births registry.deaths epis.patients",
+            "registry.births registry.deaths epis.patients seal",
         );
         m.resources = vec![format!("{epis_url}/api")];
         m
@@ -125,7 +127,7 @@ async fn citizen_services_story(backend: Backend) {
         issuer: idp.base.clone(),
         client_id,
         client_secret: Secret::new(client_secret.unwrap()),
-        service_client_id: Some(service_id),
+        service_client_id: Some(service_id.clone()),
         service_client_secret: Some(Secret::new(service_secret.unwrap())),
         epis_url: Some(epis_url.clone()),
         epis_audience: None,
@@ -264,6 +266,27 @@ async fn citizen_services_story(backend: Backend) {
     assert_eq!(s, 200);
     assert!(page.contains("Birth certificate") && page.contains("Sonam Wangmo") && !page.contains(&child), "{page}");
     assert_eq!(anon.get("/certificates/BT-0000000000000000").await.0, 404);
+    // ... and as a PDF sealed by the agency, which verifies and names the agency; the same PDF
+    // with one changed byte does not.
+    assert!(cert.sealed, "sealed at approval: {}", cert.seal_error);
+    assert!(page.contains(&format!("/certificates/{}/pdf", cert.number)), "{page}");
+    let r = support::http().get(format!("{app_url}/certificates/{}/pdf", cert.number)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let pdf = r.bytes().await.unwrap().to_vec();
+    let sdk = relying_party_sdk::signing::SigningClient::new(idp.base.parse().unwrap(), support::http());
+    let v = sdk.verify_pdf(None, &pdf).await.unwrap();
+    assert!(v.valid, "{v:?}");
+    assert_eq!(v.agency.as_deref(), Some(service_id.as_str()));
+    assert_eq!(v.signer.as_deref(), Some("Integrated Citizen Services (registry)"));
+    let mut changed = pdf.clone();
+    let at = pdf.windows(5).position(|w| w == b"Sonam").unwrap();
+    changed[at] = b's';
+    assert!(!sdk.verify_pdf(None, &changed).await.unwrap().valid);
+    assert_eq!(
+        support::http().get(format!("{app_url}/certificates/BT-0000000000000000/pdf")).send().await.unwrap().status(),
+        404
+    );
 
     // The elder's pension: applied for, approved by the pension office.
     let (s, form) = open(&eb, &mut ek, &app_url, "/services/pension").await;

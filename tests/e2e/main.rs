@@ -20,6 +20,7 @@ mod pki;
 mod recovery;
 mod rp;
 mod sdk;
+mod seal;
 mod signing;
 
 #[path = "../browser/mod.rs"]

@@ -23,7 +23,7 @@ const BACK: &str = "http://localhost:9/signed";
 const PDF: &[u8] = include_bytes!("../../signer/tests/fixtures/classic.pdf");
 
 /// Whether the PDF validators run; says so loudly when they do not.
-fn pdf_tools_on() -> bool {
+pub(crate) fn pdf_tools_on() -> bool {
     if std::env::var("TEST_PDF_TOOLS").as_deref() != Ok("1") {
         assert!(
             std::env::var("IDP_REQUIRE_ALL_SUITES").as_deref() != Ok("1"),
@@ -35,7 +35,7 @@ fn pdf_tools_on() -> bool {
     true
 }
 
-fn run(dir: &Path, program: &str, args: &[&str]) -> (bool, String) {
+pub(crate) fn run(dir: &Path, program: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(program).args(args).current_dir(dir).output().unwrap();
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
 }

@@ -69,10 +69,12 @@ pub enum Event {
     CaCredentialRenewed,
     /// A CRL was issued by the root CA (an offline ceremony, `idp ca root-crl`).
     RootCrlIssued,
-    /// A citizen's signing certificate was issued.
+    /// A citizen's signing certificate (or an agency's seal certificate) was issued.
     CertificateIssued,
-    /// A citizen's signing certificate was revoked.
+    /// A citizen's signing certificate (or an agency's seal certificate) was revoked.
     CertificateRevoked,
+    /// An agency sealed documents with its seal certificate.
+    DocumentsSealed,
     /// An agency asked a citizen to sign.
     SignRequested,
     /// A citizen approved a signing request and the documents were signed.
@@ -139,6 +141,7 @@ impl Event {
             Event::RootCrlIssued => "root_crl_issued",
             Event::CertificateIssued => "certificate_issued",
             Event::CertificateRevoked => "certificate_revoked",
+            Event::DocumentsSealed => "documents_sealed",
             Event::SignRequested => "sign_requested",
             Event::SignApproved => "sign_approved",
             Event::SignRefused => "sign_refused",

@@ -69,6 +69,7 @@ pub fn app(state: AppState) -> Router {
         .route("/registry/births", post(sign::birth))
         .route("/registry/deaths", post(sign::death))
         .route("/sign/verify", post(sign::verify))
+        .route("/sign/seal", post(sign::seal))
         .route("/sign/approve", get(pages::sign_page))
         .route("/sign/approve/start", post(pages::sign_start))
         .route("/sign/approve/finish", post(pages::sign_finish))

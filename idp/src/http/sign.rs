@@ -1,5 +1,6 @@
 //! The agency APIs, each behind a client-credentials access token of the agency with the
-//! API's scope: signing (`POST /sign/requests`, `GET /sign/requests/{id}`; scope `sign`) and life
+//! API's scope: signing (`POST /sign/requests`, `GET /sign/requests/{id}`; scope `sign`), the
+//! agency's own seal (`POST /sign/seal`; scope `seal`) and life
 //! events (`POST /registry/births`, `/registry/deaths`; `registry.births`, `registry.deaths`).
 
 use axum::{
@@ -55,6 +56,31 @@ pub async fn result(State(idp): State<AppState>, auth: AuthHeader, Path(id): Pat
     Ok(no_store(Json(signing::result(&idp, &client, &id, now).await?).into_response()))
 }
 
+/// The body of `POST /sign/seal`: the documents to seal (as for a signing request).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealRequest {
+    documents: Vec<signing::NewDocument>,
+}
+
+/// `POST /sign/seal` (scope `seal`): the agency's own electronic seal over each digest, at once
+/// — no person approves a seal; the agency's client authentication activates it.
+pub async fn seal(State(idp): State<AppState>, auth: AuthHeader, body: axum::body::Bytes) -> Result<Response> {
+    use base64::Engine;
+    let now = domain::now();
+    let client = agency(&idp, &auth, crate::pki::SEAL_SCOPE, now).await?;
+    let req: SealRequest =
+        serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("malformed request: {e}")))?;
+    let documents = signing::validate_documents(&req.documents)?;
+    let (serial, signatures) = crate::pki::seal_digests(&idp, &client, &documents, now).await?;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let body = serde_json::json!({
+        "certificate_serial": serial,
+        "signatures": signatures.iter().map(|s| b64.encode(s)).collect::<Vec<_>>(),
+    });
+    Ok(no_store(Json(body).into_response()))
+}
+
 /// The body of `POST /sign/verify`: the detached CMS signature (base64) and either the
 /// document's SHA-256 (hex or base64) or the document itself (base64, within the body limit).
 #[derive(serde::Deserialize)]
@@ -65,6 +91,10 @@ pub struct VerifyRequest {
     digest: Option<String>,
     #[serde(default)]
     document: Option<String>,
+    /// `pades` for the CMS of a PDF signature (its digest being the ByteRange's); `cades`
+    /// (the default) for a detached signature.
+    #[serde(default)]
+    format: signing::SignatureFormat,
 }
 
 /// `POST /sign/verify`: anyone may check a signature; the signer's CID is reported only to a
@@ -100,7 +130,8 @@ pub async fn verify(
         ),
         _ => return Err(Error::Invalid("send either digest or document".into())),
     };
-    let v = crate::pki::verify(&idp, &signature, &digest, reveal_cid, now).await?;
+    let pades = req.format == signing::SignatureFormat::Pades;
+    let v = crate::pki::verify(&idp, &signature, &digest, pades, reveal_cid, now).await?;
     Ok(no_store(Json(v).into_response()))
 }
 

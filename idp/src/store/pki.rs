@@ -225,10 +225,13 @@ pub async fn statuses(db: &Db, serials: &[String]) -> Result<Vec<(String, Option
     let mut out = Vec::with_capacity(serials.len());
     let mut reader = db.reader().await?;
     for s in serials {
-        if let Some(r) = query("SELECT serial, revoked_at, reason FROM signing_certificates WHERE serial = $1")
-            .bind(s)
-            .fetch_optional(&mut reader)
-            .await?
+        if let Some(r) = query(
+            "SELECT serial, revoked_at, reason FROM signing_certificates WHERE serial = $1 \
+             UNION ALL SELECT serial, revoked_at, reason FROM seal_certificates WHERE serial = $1",
+        )
+        .bind(s)
+        .fetch_optional(&mut reader)
+        .await?
         {
             out.push((r.try_get("serial")?, r.try_get("revoked_at")?, r.try_get("reason")?));
         }
@@ -241,6 +244,8 @@ pub async fn statuses(db: &Db, serials: &[String]) -> Result<Vec<(String, Option
 pub async fn revocations(db: &Db, now: UnixTime) -> Result<Vec<(String, UnixTime, String)>> {
     let rows = query(
         "SELECT serial, revoked_at, reason FROM signing_certificates \
+         WHERE revoked_at IS NOT NULL AND not_after > $1 \
+         UNION ALL SELECT serial, revoked_at, reason FROM seal_certificates \
          WHERE revoked_at IS NOT NULL AND not_after > $1 ORDER BY revoked_at, serial",
     )
     .bind(now)
@@ -260,10 +265,112 @@ pub async fn revocations(db: &Db, now: UnixTime) -> Result<Vec<(String, UnixTime
 /// How many revocations were ever recorded: it only grows, so a CRL made when it was smaller
 /// is stale.
 pub async fn revocation_count(db: &Db) -> Result<i64> {
-    let r = query("SELECT COUNT(*) AS n FROM signing_certificates WHERE revoked_at IS NOT NULL")
-        .fetch_one(&mut db.reader().await?)
-        .await?;
+    let r = query(
+        "SELECT (SELECT COUNT(*) FROM signing_certificates WHERE revoked_at IS NOT NULL) \
+              + (SELECT COUNT(*) FROM seal_certificates WHERE revoked_at IS NOT NULL) AS n",
+    )
+    .fetch_one(&mut db.reader().await?)
+    .await?;
     r.try_get("n")
+}
+
+/// An agency's seal certificate as stored.
+#[derive(Clone)]
+pub struct SealRow {
+    /// Serial number, lower-case hex.
+    pub serial: String,
+    /// The agency's client id.
+    pub client_id: String,
+    /// The certificate (DER).
+    pub certificate: Vec<u8>,
+    /// The private key, sealed under the key-encryption key.
+    pub sealed_key: Vec<u8>,
+    /// Expiry.
+    pub not_after: UnixTime,
+    /// Issued.
+    pub created_at: UnixTime,
+}
+
+/// Stores a newly issued seal certificate.
+pub async fn insert_seal(db: &Db, row: &SealRow) -> Result<()> {
+    db.execute(
+        query(
+            "INSERT INTO seal_certificates (serial, client_id, certificate, sealed_key, not_after, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&row.serial)
+        .bind(&row.client_id)
+        .bind(row.certificate.clone())
+        .bind(row.sealed_key.clone())
+        .bind(row.not_after)
+        .bind(row.created_at),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The agency's newest seal certificate that is neither revoked nor expired at `now`.
+pub async fn live_seal(db: &Db, client_id: &str, now: UnixTime) -> Result<Option<SealRow>> {
+    let row = query(
+        "SELECT serial, client_id, certificate, sealed_key, not_after, created_at FROM seal_certificates \
+         WHERE client_id = $1 AND revoked_at IS NULL AND not_after > $2 ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(client_id)
+    .bind(now)
+    .fetch_optional(&mut db.reader().await?)
+    .await?;
+    row.map(|r| {
+        Ok(SealRow {
+            serial: r.try_get("serial")?,
+            client_id: r.try_get("client_id")?,
+            certificate: r.try_get("certificate")?,
+            sealed_key: r.try_get("sealed_key")?,
+            not_after: r.try_get("not_after")?,
+            created_at: r.try_get("created_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Revokes every unrevoked seal certificate of an agency; returns their serials.
+pub async fn revoke_seals(db: &Db, client_id: &str, reason: &str, now: UnixTime) -> Result<Vec<String>> {
+    let (client_id, reason) = (client_id.to_string(), reason.to_string());
+    db.write(move |mut tx| {
+        Box::pin(async move {
+            let rows = query(
+                "UPDATE seal_certificates SET revoked_at = $1, reason = $2 \
+                 WHERE client_id = $3 AND revoked_at IS NULL RETURNING serial",
+            )
+            .bind(now)
+            .bind(&reason)
+            .bind(&client_id)
+            .fetch_all(&mut tx)
+            .await?;
+            rows.iter().map(|r| r.try_get::<String>("serial")).collect()
+        })
+    })
+    .await
+}
+
+/// Revokes one seal certificate; its agency's client id, or `None` if there is no such
+/// unrevoked seal.
+pub async fn revoke_seal(db: &Db, serial: &str, reason: &str, now: UnixTime) -> Result<Option<String>> {
+    let (serial, reason) = (serial.to_string(), reason.to_string());
+    db.write(move |mut tx| {
+        Box::pin(async move {
+            let row = query(
+                "UPDATE seal_certificates SET revoked_at = $1, reason = $2 \
+                 WHERE serial = $3 AND revoked_at IS NULL RETURNING client_id",
+            )
+            .bind(now)
+            .bind(&reason)
+            .bind(&serial)
+            .fetch_optional(&mut tx)
+            .await?;
+            row.map(|r| r.try_get::<String>("client_id")).transpose()
+        })
+    })
+    .await
 }
 
 /// A stored CRL.

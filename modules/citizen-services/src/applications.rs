@@ -485,12 +485,17 @@ pub struct Certificate {
     pub issued_by: String,
     /// When.
     pub issued_at: i64,
+    /// Whether the sealed PDF is there ([`pdf`]).
+    pub sealed: bool,
+    /// Why it is not sealed yet, if sealing failed.
+    pub seal_error: String,
 }
 
 /// The certificate numbered `number`, or the one issued for application `application_id`.
 pub async fn certificate(db: &Db, number: Option<&str>, application_id: Option<&str>) -> Result<Option<Certificate>> {
     let row = sqlx::query(
-        "SELECT number, application_id, title, holder_name, summary, issued_by, issued_at FROM certificates \
+        "SELECT number, application_id, title, holder_name, summary, issued_by, issued_at, \
+         sealed_at, seal_error FROM certificates \
          WHERE number = $1 OR application_id = $2",
     )
     .bind(number.unwrap_or("\u{1}"))
@@ -506,7 +511,40 @@ pub async fn certificate(db: &Db, number: Option<&str>, application_id: Option<&
             summary: r.try_get("summary")?,
             issued_by: r.try_get("issued_by")?,
             issued_at: r.try_get("issued_at")?,
+            sealed: r.try_get::<Option<i64>, _>("sealed_at")?.is_some(),
+            seal_error: r.try_get("seal_error")?,
         })
     })
     .transpose()
+}
+
+/// The sealed PDF of certificate `number`, once it is sealed.
+pub async fn pdf(db: &Db, number: &str) -> Result<Option<Vec<u8>>> {
+    let row = sqlx::query("SELECT pdf FROM certificates WHERE number = $1 AND sealed_at IS NOT NULL")
+        .bind(number)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|r| r.try_get::<Vec<u8>, _>("pdf")).transpose()?)
+}
+
+/// Records the outcome of sealing `number`: the sealed PDF, or why not.
+pub async fn record_seal(db: &Db, number: &str, pdf: Option<&[u8]>, error: &str, now: i64) -> Result<()> {
+    let q = match pdf {
+        Some(pdf) => sqlx::query(
+            "UPDATE certificates SET pdf = $1, sealed_at = $2, seal_error = '' WHERE number = $3 AND sealed_at IS NULL",
+        )
+        .bind(pdf.to_vec())
+        .bind(now),
+        None => sqlx::query("UPDATE certificates SET seal_error = $1 WHERE number = $2").bind(error.to_owned()),
+    };
+    q.bind(number).execute(db.pool()).await?;
+    Ok(())
+}
+
+/// Certificates issued but not sealed yet, oldest first.
+pub async fn unsealed_certificates(db: &Db) -> Result<Vec<String>> {
+    let rows = sqlx::query("SELECT number FROM certificates WHERE sealed_at IS NULL ORDER BY issued_at LIMIT 100")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("number")?)).collect()
 }

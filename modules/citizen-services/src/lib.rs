@@ -28,6 +28,7 @@
 pub mod applications;
 pub mod catalogue;
 pub mod life;
+pub mod seal;
 pub mod web;
 
 use std::{path::PathBuf, sync::Arc};
@@ -83,7 +84,7 @@ pub struct Settings {
     /// Its secret.
     pub client_secret: Secret,
     /// The service client (client credentials; scopes `registry.births registry.deaths
-    /// epis.patients`); the web client's own credentials when not set.
+    /// epis.patients seal`); the web client's own credentials when not set.
     #[serde(default)]
     pub service_client_id: Option<String>,
     /// Its secret.
@@ -171,9 +172,15 @@ impl App {
             url: u.trim_end_matches('/').to_owned(),
             audience: settings.epis_audience.clone().unwrap_or_else(|| format!("{}/api", u.trim_end_matches('/'))),
         });
+        let sealer = seal::Sealer::new(service.clone(), &settings.issuer, public)?;
         let notifier = life::Notifier::new(service, &settings.issuer, epis)?;
         agency_kit::web::set_site_name("Integrated Citizen Services");
-        let state = web::AppState { db, catalogue: Arc::new(catalogue), notifier: Arc::new(notifier) };
+        let state = web::AppState {
+            db,
+            catalogue: Arc::new(catalogue),
+            notifier: Arc::new(notifier),
+            sealer: Arc::new(sealer),
+        };
         Ok(Self { state, rp })
     }
 
@@ -189,9 +196,10 @@ impl App {
         &self.state.db
     }
 
-    /// Retries every pending notification once; how many are still pending.
+    /// Retries every pending notification and unsealed certificate once; how many of either
+    /// are still pending.
     pub async fn retry_pending(&self, now: i64) -> Result<usize> {
-        let mut left = 0;
+        let mut left = self.state.sealer.seal_pending(&self.state.db, now).await?;
         for app in applications::pending_notifications(&self.state.db).await? {
             let after = self.state.notifier.notify(&self.state.db, &self.state.catalogue, &app, now).await?;
             if after.notify == applications::Notify::Pending {

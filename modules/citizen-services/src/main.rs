@@ -25,7 +25,7 @@ Settings (TOML keys; each also as CITIZEN_SERVICES_<KEY>, e.g. CITIZEN_SERVICES_
                          allowed to release the CID (idp client add ... --allow-national-id)
   service_client_id, service_client_secret
                          the client_credentials client with registry.births registry.deaths
-                         epis.patients (default: the web client's credentials)
+                         epis.patients seal (default: the web client's credentials)
   epis_url               ePIS's base URL; unset: ePIS notifications of births stay pending
   epis_audience          ePIS's API resource identifier (default <epis_url>/api)
   catalogue              a service catalogue file instead of the built-in one";

@@ -37,6 +37,8 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     /// Tells other agencies.
     pub notifier: Arc<Notifier>,
+    /// Seals issued certificates.
+    pub sealer: Arc<crate::seal::Sealer>,
 }
 
 /// The module's own routes (the SDK's and the kit's are added by [`crate::App::router`]).
@@ -53,6 +55,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/office/applications/{id}/retry", post(retry))
         .route("/certificates", get(find_certificate))
         .route("/certificates/{number}", get(certificate))
+        .route("/certificates/{number}/pdf", get(certificate_pdf))
         .route("/logout", post(logout))
         .with_state(state)
 }
@@ -475,6 +478,10 @@ async fn decide(
     let (_, officer, app) = as_officer(&st, &c, &id, now).await?;
     let decision = Decision::parse(&f.decision)?;
     let decided = applications::decide(&st.db, &st.catalogue, &app, &officer, decision, &f.note, now).await?;
+    if let Some(c) = applications::certificate(&st.db, None, Some(&decided.id)).await? {
+        // A failure is recorded on the certificate and retried; the approval stands.
+        st.sealer.seal(&st.db, &c.number, now).await?;
+    }
     st.notifier.notify(&st.db, &st.catalogue, &decided, now).await?;
     Ok(Redirect::to(&format!("/office/applications/{id}")).into_response())
 }
@@ -494,6 +501,9 @@ async fn retry(
     csrf.check(&f.csrf)?;
     let now = now();
     let (_, _, app) = as_officer(&st, &c, &id, now).await?;
+    if let Some(c) = applications::certificate(&st.db, None, Some(&app.id)).await? {
+        st.sealer.seal(&st.db, &c.number, now).await?;
+    }
     st.notifier.notify(&st.db, &st.catalogue, &app, now).await?;
     Ok(Redirect::to(&format!("/office/applications/{id}")).into_response())
 }
@@ -528,15 +538,42 @@ async fn certificate(State(st): State<AppState>, Path(number): Path<String>) -> 
         "<p class=\"ok\"><strong>Valid.</strong> This certificate was issued by Integrated Citizen Services.</p>\
          <table><tr><th scope=\"row\">Certificate</th><td>{}</td></tr><tr><th scope=\"row\">Number</th><td>{}</td></tr>\
          <tr><th scope=\"row\">Issued to</th><td>{}</td></tr><tr><th scope=\"row\">States</th><td>{}</td></tr>\
-         <tr><th scope=\"row\">Issued by</th><td>{}</td></tr><tr><th scope=\"row\">Issued on</th><td>{}</td></tr></table>",
+         <tr><th scope=\"row\">Issued by</th><td>{}</td></tr><tr><th scope=\"row\">Issued on</th><td>{}</td></tr></table>{}",
         escape(&c.title),
         escape(&c.number),
         escape(&c.holder_name),
         escape(&c.summary),
         escape(&c.issued_by),
-        escape(&date(c.issued_at))
+        escape(&date(c.issued_at)),
+        if c.sealed {
+            format!(
+                "<p><a href=\"/certificates/{}/pdf\">The certificate as a PDF sealed by the agency</a> \
+                 (any PDF reader that trusts the Drukyul ID root checks its seal).</p>",
+                escape(&c.number)
+            )
+        } else {
+            "<p>The sealed PDF is being prepared.</p>".to_owned()
+        }
     );
     Ok(Page::new("Certificate verification").html(&html).into_response())
+}
+
+/// The sealed PDF of a certificate: as public as its verification page (the number is the
+/// secret a holder shares), and it carries no CID either.
+async fn certificate_pdf(State(st): State<AppState>, Path(number): Path<String>) -> Result<Response> {
+    let missing = || Error::NotFound("No sealed certificate has this number.".into());
+    if !is_number(&number) {
+        return Err(missing());
+    }
+    let pdf = applications::pdf(&st.db, &number).await?.ok_or_else(missing)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{number}.pdf\"")),
+        ],
+        pdf,
+    )
+        .into_response())
 }
 
 /// The layout's log-out button: checks the form's CSRF token, then hands the same POST to the

@@ -14,12 +14,15 @@
 //! - [`web`]: the page layout (askama), a strict CSP and security headers, refusal of
 //!   cross-site form posts, and double-submit CSRF tokens;
 //! - [`server`]: the layers around a module's routes, logs and graceful shutdown;
+//! - [`pdf`]: the one-page documents an agency issues (certificates, report cards, licences),
+//!   with a QR code to their public verification page, ready to be sealed;
 //! - one error type, [`Error`], rendered as a clear page (or JSON through [`ApiError`]).
 #![forbid(unsafe_code)]
 
 pub mod audit;
 pub mod db;
 mod error;
+pub mod pdf;
 pub mod server;
 pub mod staff;
 pub mod web;

@@ -376,3 +376,21 @@ fn a_bag_of_same_named_certificates_cannot_make_path_building_explode() {
     let report = Verifier::new(&roots, &good).with_intermediates(&intermediates).verify(&der, &document(), NOW + 60);
     assert_eq!(report.verdict, Ok(()));
 }
+
+#[test]
+fn pdf_signatures_are_verified_as_pades_without_a_signing_time_and_only_so() {
+    let h = hierarchy();
+    let c = citizen(&h);
+    let chain = [h.issuing().certificate().clone()];
+    let pades = CmsSigner::new(&c.cert, &c.key).unwrap().with_chain(&chain).for_pades();
+    let der = pades.sign_digest(&document(), NOW).unwrap().to_der().unwrap();
+    let roots = [h.root().certificate().clone()];
+    let report = Verifier::new(&roots, &good).for_pades().verify(&der, &document(), NOW + 60);
+    assert_eq!(report.verdict, Ok(()));
+    assert_eq!(report.claimed_signing_time, None);
+    assert_eq!(report.status_at_signing_time, Some(StatusAtSigningTime::Good));
+    // As CAdES it lacks the signing-time CAdES-B-B requires; a CAdES signature is not PAdES.
+    assert_eq!(failure(&verify(&h, &der, NOW + 60)), Failure::MissingAttribute("signing-time"));
+    let report = Verifier::new(&roots, &good).for_pades().verify(&sign_b_b(&h, &c), &document(), NOW + 60);
+    assert!(matches!(failure(&report), Failure::Malformed(_)));
+}

@@ -1,0 +1,17 @@
+-- Agencies' seal certificates (legal persons, ETSI EN 319 412-3): with one, an agency signs what
+-- it issues (certificates, report cards, licences) so anyone can verify it. Like a citizen's
+-- key, the seal key is made here and sealed under the key-encryption key; the agency activates
+-- it with its client credentials (scope `seal`). The certificate outlives the client row (it
+-- stays verifiable and revocable after the client is removed), so no foreign key.
+CREATE TABLE seal_certificates (
+    serial      TEXT PRIMARY KEY,
+    client_id   TEXT NOT NULL,
+    certificate BYTEA NOT NULL,
+    sealed_key  BYTEA NOT NULL,
+    not_after   BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    revoked_at  BIGINT,
+    reason      TEXT
+);
+CREATE INDEX seal_certificates_client ON seal_certificates(client_id);
+CREATE INDEX seal_certificates_revoked ON seal_certificates(revoked_at);
