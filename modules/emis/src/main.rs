@@ -133,7 +133,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             let db = emis::open_db(&cfg.database_url()).await.map_err(e)?;
             let r = domain::add_staff(&db, &cid, role, school.as_deref(), &name, "operator", now).await.map_err(e)?;
-            println!("{} is {}{}", r.name, r.role, if r.unit.is_empty() { String::new() } else { format!(" at {}", r.unit) });
+            println!(
+                "{} is {}{}",
+                r.name,
+                r.role,
+                if r.unit.is_empty() { String::new() } else { format!(" at {}", r.unit) }
+            );
             Ok(())
         }
         Command::Staff { command: StaffCommand::List } => {

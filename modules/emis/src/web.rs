@@ -289,7 +289,9 @@ async fn student_section(db: &Db, st: &domain::Student, heading: &str) -> Result
     h.push_str(&marks_html(&domain::marks(db, &cid).await?));
     h.push_str("<h3>Report cards</h3>");
     h.push_str(&cards_html(&domain::report_cards_of(db, &cid).await?));
-    h.push_str("<h3>Who looked at or changed this record</h3><p>Corrections of marks and refused attempts are marked.</p>");
+    h.push_str(
+        "<h3>Who looked at or changed this record</h3><p>Corrections of marks and refused attempts are marked.</p>",
+    );
     h.push_str(&access_log_html(&domain::access_log(db, &cid).await?));
     h.push_str("</section>");
     Ok(h)

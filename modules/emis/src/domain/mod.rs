@@ -134,7 +134,9 @@ pub async fn enrolment_status(
     };
     let current = current_enrolment(db, cid, year).await?;
     let school = match &current {
-        Some(e) => school(db, &e.school).await?.map(|s| StatusSchool { code: s.code, name: s.name, dzongkhag: s.dzongkhag }),
+        Some(e) => {
+            school(db, &e.school).await?.map(|s| StatusSchool { code: s.code, name: s.name, dzongkhag: s.dzongkhag })
+        }
         None => None,
     };
     audit::record(

@@ -59,8 +59,10 @@ pub async fn student(db: &Db, cid: &Cid) -> Result<Option<Student>> {
         .bind(cid.as_str())
         .fetch_optional(db.pool())
         .await?;
-    r.map(|r| Ok(Student { cid: r.try_get("cid")?, name: r.try_get("name")?, date_of_birth: r.try_get("date_of_birth")? }))
-        .transpose()
+    r.map(|r| {
+        Ok(Student { cid: r.try_get("cid")?, name: r.try_get("name")?, date_of_birth: r.try_get("date_of_birth")? })
+    })
+    .transpose()
 }
 
 /// The student's guardians.
@@ -86,7 +88,9 @@ pub async fn children_of(db: &Db, guardian_cid: &Cid) -> Result<Vec<Student>> {
     .fetch_all(db.pool())
     .await?;
     rows.iter()
-        .map(|r| Ok(Student { cid: r.try_get("cid")?, name: r.try_get("name")?, date_of_birth: r.try_get("date_of_birth")? }))
+        .map(|r| {
+            Ok(Student { cid: r.try_get("cid")?, name: r.try_get("name")?, date_of_birth: r.try_get("date_of_birth")? })
+        })
         .collect()
 }
 
@@ -247,11 +251,12 @@ pub async fn enrolments(db: &Db, cid: &Cid) -> Result<Vec<Enrolment>> {
 
 /// The student's current (not ended) enrolment for `year`, at whichever school.
 pub async fn current_enrolment(db: &Db, cid: &Cid, year: AcademicYear) -> Result<Option<Enrolment>> {
-    let r = sqlx::query(concat!(select_enrolments!(), " WHERE e.student_cid = $1 AND e.year = $2 AND e.ended_at IS NULL"))
-    .bind(cid.as_str())
-    .bind(year.get())
-    .fetch_optional(db.pool())
-    .await?;
+    let r =
+        sqlx::query(concat!(select_enrolments!(), " WHERE e.student_cid = $1 AND e.year = $2 AND e.ended_at IS NULL"))
+            .bind(cid.as_str())
+            .bind(year.get())
+            .fetch_optional(db.pool())
+            .await?;
     r.as_ref().map(enrolment_row).transpose()
 }
 
@@ -293,14 +298,16 @@ pub async fn enrol(db: &Db, principal: &StaffRole, school: &School, v: &ValidEnr
         .await?
         .is_some();
     if !known {
-        sqlx::query("INSERT INTO students (cid, name, date_of_birth, created_by, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(v.cid.as_str())
-            .bind(&v.name)
-            .bind(&v.date_of_birth)
-            .bind(actor(principal))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO students (cid, name, date_of_birth, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(v.cid.as_str())
+        .bind(&v.name)
+        .bind(&v.date_of_birth)
+        .bind(actor(principal))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     }
     for (g, rel) in &v.guardians {
         sqlx::query(
@@ -404,14 +411,13 @@ pub async fn end_enrolment(
 /// Staff at `school` may open a student's record only while the student is enrolled there
 /// (any year, not ended). Without that the refusal is audited against the student, flagged.
 pub async fn require_enrolled_here(db: &Db, staff: &StaffRole, school: &School, cid: &Cid, now: i64) -> Result<()> {
-    let n: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM enrolments WHERE student_cid = $1 AND school = $2 AND ended_at IS NULL",
-    )
-    .bind(cid.as_str())
-    .bind(&school.code)
-    .fetch_one(db.pool())
-    .await?
-    .try_get("n")?;
+    let n: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM enrolments WHERE student_cid = $1 AND school = $2 AND ended_at IS NULL")
+            .bind(cid.as_str())
+            .bind(&school.code)
+            .fetch_one(db.pool())
+            .await?
+            .try_get("n")?;
     if n > 0 {
         return Ok(());
     }

@@ -231,9 +231,10 @@ pub async fn report_card(db: &Db, number: &str) -> Result<Option<ReportCard>> {
 
 /// The student's report cards, newest first.
 pub async fn report_cards_of(db: &Db, cid: &Cid) -> Result<Vec<ReportCard>> {
-    let rows = sqlx::query(concat!(select_cards!(), " WHERE student_cid = $1 ORDER BY issued_at DESC, number LIMIT 200"))
-        .bind(cid.as_str())
-        .fetch_all(db.pool())
-        .await?;
+    let rows =
+        sqlx::query(concat!(select_cards!(), " WHERE student_cid = $1 ORDER BY issued_at DESC, number LIMIT 200"))
+            .bind(cid.as_str())
+            .fetch_all(db.pool())
+            .await?;
     rows.iter().map(card_row).collect()
 }

@@ -200,12 +200,7 @@ impl AcademicYear {
         let this = current_year(now)?.0;
         match s.trim().parse::<i64>() {
             Ok(y) if (this - 1..=this + 1).contains(&y) => Ok(Self(y)),
-            _ => Err(Error::BadRequest(format!(
-                "The academic year must be {}, {} or {}.",
-                this - 1,
-                this,
-                this + 1
-            ))),
+            _ => Err(Error::BadRequest(format!("The academic year must be {}, {} or {}.", this - 1, this, this + 1))),
         }
     }
     /// From the stored number.
