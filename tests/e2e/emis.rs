@@ -332,7 +332,7 @@ async fn emis_story(backend: Backend) {
         &number,
         "superseded",
         "Karma Wangchuk (principal)",
-        "enrolled the student in Class 6",
+        &format!("enrolled the student in Class 6 for {year}; guardians recorded: {GUARDIAN} (mother)"),
         "without a role at the school (refused)",
         "the student is not enrolled there (refused)",
         "<tr class=\"flag\">",

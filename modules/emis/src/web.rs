@@ -230,7 +230,25 @@ fn describe(e: &Recorded) -> (String, String) {
     };
     let what = match e.action.as_str() {
         "record_viewed" => "viewed the record".to_owned(),
-        "student_enrolled" => format!("enrolled the student in {} for {}", s("class"), n("year")),
+        "student_enrolled" => {
+            let added: Vec<String> = d
+                .get("guardians_added")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|g| {
+                            Some(format!("{} ({})", g.get("cid")?.as_str()?, g.get("relationship")?.as_str()?))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "enrolled the student in {} for {}{}",
+                s("class"),
+                n("year"),
+                if added.is_empty() { String::new() } else { format!("; guardians recorded: {}", added.join(", ")) }
+            )
+        }
         "enrolment_ended" => format!("ended the enrolment for {} ({})", n("year"), s("reason")),
         "mark_recorded" => {
             format!("recorded {} for {} {}: {}", s("subject_name"), term_label(&s("term")), n("year"), n("mark"))

@@ -276,9 +276,10 @@ pub async fn roll(db: &Db, school: &School, year: AcademicYear) -> Result<Vec<(E
 }
 
 /// Enrols a checked student at `school` (the caller has checked the principal's role), all or
-/// nothing: creates the student record on their first enrolment (a known student keeps the
-/// name and date of birth first recorded), records the guardians, and refuses a second school
-/// for the same year until the first ends the enrolment (a transfer).
+/// nothing: creates the student record and records the guardians on the first enrolment; a
+/// known student must be given with the name and date of birth first recorded and at least one
+/// recorded guardian (other guardians given are then added, and the guardians see it). Refuses
+/// a second school for the same year until the first ends the enrolment (a transfer).
 pub async fn enrol(db: &Db, principal: &StaffRole, school: &School, v: &ValidEnrolment, now: i64) -> Result<Enrolment> {
     if let Some(e) = current_enrolment(db, &v.cid, v.year).await? {
         return Err(Error::Conflict(if e.school == school.code {
@@ -292,11 +293,34 @@ pub async fn enrol(db: &Db, principal: &StaffRole, school: &School, v: &ValidEnr
         }));
     }
     let mut tx = db.pool().begin().await?;
-    let known = sqlx::query("SELECT name FROM students WHERE cid = $1")
+    let existing = sqlx::query("SELECT name, date_of_birth FROM students WHERE cid = $1")
         .bind(v.cid.as_str())
         .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
+        .await?;
+    let known = existing.is_some();
+    let mut new_guardians = v.guardians.clone();
+    if let Some(r) = existing {
+        // A mistyped CID must not enrol another child, nor let a school attach new guardians
+        // to a child it does not know: the record's identity and a recorded guardian must match.
+        let name: String = r.try_get("name")?;
+        let dob: String = r.try_get("date_of_birth")?;
+        if !name.trim().eq_ignore_ascii_case(&v.name) || dob != v.date_of_birth {
+            return Err(Error::Conflict(
+                "EMIS already has a student with this CID but another name or date of birth. Check the CID with \
+                 the family; the name and date of birth must be as first recorded."
+                    .into(),
+            ));
+        }
+        let recorded = guardians(db, &v.cid).await?;
+        if !v.guardians.iter().any(|(g, _)| recorded.iter().any(|r| r.cid == g.as_str())) {
+            return Err(Error::Conflict(
+                "None of the guardians given is recorded for this student. Give the CID of a parent or guardian \
+                 the student's first school recorded."
+                    .into(),
+            ));
+        }
+        new_guardians.retain(|(g, _)| !recorded.iter().any(|r| r.cid == g.as_str()));
+    }
     if !known {
         sqlx::query(
             "INSERT INTO students (cid, name, date_of_birth, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -309,7 +333,7 @@ pub async fn enrol(db: &Db, principal: &StaffRole, school: &School, v: &ValidEnr
         .execute(&mut *tx)
         .await?;
     }
-    for (g, rel) in &v.guardians {
+    for (g, rel) in &new_guardians {
         sqlx::query(
             "INSERT INTO guardians (student_cid, guardian_cid, relationship, added_by, added_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (student_cid, guardian_cid) DO NOTHING",
@@ -343,15 +367,15 @@ pub async fn enrol(db: &Db, principal: &StaffRole, school: &School, v: &ValidEnr
         Err(e) => return Err(e.into()),
     };
     tx.commit().await?;
-    let guardians: Vec<_> =
-        v.guardians.iter().map(|(g, r)| serde_json::json!({"cid": g.as_str(), "relationship": r.as_str()})).collect();
+    let added: Vec<_> =
+        new_guardians.iter().map(|(g, r)| serde_json::json!({"cid": g.as_str(), "relationship": r.as_str()})).collect();
     audit::record(
         db,
         &Entry::new(actor(principal), "student_enrolled", v.cid.subject()).detail(detail(
             principal,
             school,
             serde_json::json!({"enrolment": id, "year": v.year.get(), "class": v.class.label(),
-                "new_student": !known, "guardians": guardians}),
+                "new_student": !known, "guardians_added": added}),
         )),
         now,
     )
