@@ -97,7 +97,8 @@ fn an_enrolment_is_checked_whole() {
     assert_eq!(v.class.number(), 6);
     assert_eq!(v.guardians.len(), 1);
     assert_eq!(v.guardians[0].1, Relationship::Mother);
-    let cases: Vec<(fn(&mut EnrolIn), &str)> = vec![
+    type Case = (fn(&mut EnrolIn), &'static str);
+    let cases: Vec<Case> = vec![
         (|e| e.cid = "123".into(), "child's CID must be 11 digits"),
         (|e| e.name = "  ".into(), "name must not be empty"),
         (|e| e.date_of_birth = "2030-01-01".into(), "in the future"),
