@@ -333,7 +333,8 @@ async fn emis_story(backend: Backend) {
         "superseded",
         "Karma Wangchuk (principal)",
         &format!("enrolled the student in Class 6 for {year}; guardians recorded: {GUARDIAN} (mother)"),
-        "without a role at the school (refused)",
+        "without the teacher role at THI-LMSS (refused)",
+        "without the principal role at THI-LMSS (refused)",
         "the student is not enrolled there (refused)",
         "<tr class=\"flag\">",
     ] {

@@ -20,7 +20,10 @@
 //! - **Students** keyed by CID. The principal enrols a child (the CID the family gives, the
 //!   name and date of birth, one or two guardians by CID) in a class the school teaches, for an
 //!   academic year (the calendar year in Bhutan). A student attends one school a year: a second
-//!   school is refused until the first ends the enrolment (a transfer), then enrols them.
+//!   school is refused until the first ends the enrolment (a transfer), then enrols them. A
+//!   known student is enrolled again only with the name and date of birth first recorded and at
+//!   least one recorded guardian, so a mistyped CID cannot enrol another child and a school
+//!   cannot attach strangers as guardians (guardians added later are shown to the family).
 //! - **Marks**: a teacher (or the principal) at the school records a mark (0–100) per subject per
 //!   term for a student enrolled there, from the subjects taught in the student's class
 //!   ([`domain::SUBJECTS`]). Every change is audited with the previous mark; a correction is

@@ -226,7 +226,7 @@ fn describe(e: &Recorded) -> (String, String) {
     } else if e.actor.starts_with("staff:") {
         format!("{} ({})", s("staff_name"), s("role"))
     } else {
-        "someone without a role there".into()
+        "someone without that role".into()
     };
     let what = match e.action.as_str() {
         "record_viewed" => "viewed the record".to_owned(),
@@ -264,7 +264,11 @@ fn describe(e: &Recorded) -> (String, String) {
         "report_card_issued" => format!("issued report card {}", s("number")),
         "enrolment_checked" => format!("checked whether the student is enrolled in {}", n("year")),
         "record_access_refused" => "tried to open the record, but the student is not enrolled there (refused)".into(),
-        "role_denied" => "tried to open or change the record without a role at the school (refused)".into(),
+        "role_denied" => format!(
+            "tried to open or change the record without the {} role at {} (refused)",
+            s("needed"),
+            if s("unit").is_empty() { "the school".to_owned() } else { s("unit") }
+        ),
         other => other.to_owned(),
     };
     (who, what)
