@@ -10,6 +10,7 @@ mod authenticator;
 mod citizen;
 mod citizen_services;
 mod cluster;
+mod ebiz;
 mod enrol;
 mod enrolment;
 mod epis;
