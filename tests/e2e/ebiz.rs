@@ -279,6 +279,10 @@ async fn ebiz_story(backend: Backend) {
     ] {
         assert!(page.contains(shown), "{shown}: {page}");
     }
+    assert!(
+        page.contains("value=\"approve\"") && page.contains("Principal goods traded"),
+        "labels from the licence type: {page}"
+    );
     let kcsrf = form_csrf(&page);
     let (s, _, page) =
         karma.post(&format!("{app}{review}/decision"), &[("csrf", &kcsrf), ("decision", "reject")]).await;
@@ -348,6 +352,7 @@ async fn ebiz_story(backend: Backend) {
     let (s, page) = karma.open(&app, &format!("/office/applications/{cafe}")).await;
     assert_eq!(s, 200, "{page}");
     assert!(page.contains("Not acceptable") && page.contains("240"), "{page}");
+    assert!(!page.contains("value=\"approve\""), "no approve button for a signature that does not verify");
     let (s, _, body) = karma
         .post(
             &format!("{app}/office/applications/{cafe}/decision"),

@@ -274,7 +274,7 @@ async fn apply(
 }
 
 /// The application document's contents as a table, read from the stored (signed) bytes.
-fn document_html(app: &Application) -> String {
+fn document_html(app: &Application, kind: Option<&LicenceType>) -> String {
     match ApplicationDocument::from_bytes(app.document.as_bytes()) {
         Ok(d) => {
             let mut h = format!(
@@ -292,7 +292,9 @@ fn document_html(app: &Application) -> String {
             for (k, v) in &d.details {
                 h.push_str(&format!(
                     "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
-                    esc(&k.replace('_', " ")),
+                    esc(&kind
+                        .and_then(|l| l.fields.iter().find(|f| &f.name == k))
+                        .map_or_else(|| k.replace('_', " "), |f| f.label.clone())),
                     esc(v)
                 ));
             }
@@ -381,7 +383,7 @@ async fn my_application(
     if !app.sign_note.is_empty() {
         html.push_str(&format!("<p class=\"flag\" role=\"alert\">{}</p>", esc(&app.sign_note)));
     }
-    html.push_str(&document_html(&app));
+    html.push_str(&document_html(&app, ag.catalogue.licence(&app.licence_type)));
     match app.status {
         Status::AwaitingSignature => html.push_str(&format!(
             "<p>This is exactly what you will sign. Signing sends you to Drukyul ID, where you approve with your passkey; \
@@ -544,9 +546,11 @@ async fn review(
     audit::record(&ag.db, &Entry::new(format!("staff:{}", officer.cid), "application_viewed", app.subject()), now)
         .await?;
     let mut html = status_line(&app);
-    html.push_str(&document_html(&app));
+    html.push_str(&document_html(&app, ag.catalogue.licence(&app.licence_type)));
+    let mut acceptable = false;
     if app.signature.is_some() {
         let r = licensing::reverify(&ag, &app, now).await?;
+        acceptable = r.judged.is_ok();
         let v = &r.verification;
         let (class, verdict) = match &r.judged {
             Ok(_) => ("ok", "Valid: the applicant's own signature over exactly this application.".to_owned()),
@@ -571,12 +575,16 @@ async fn review(
         html.push_str(&format!(
             "<form method=\"post\" action=\"/office/applications/{}/decision\">{}\
              <label for=\"note\">Note (required to reject; the applicant reads it)</label>\
-             <textarea id=\"note\" name=\"note\" maxlength=\"{}\" rows=\"3\"></textarea>\
-             <button name=\"decision\" value=\"approve\">Approve and issue the licence</button> \
-             <button name=\"decision\" value=\"reject\">Reject</button></form>",
+             <textarea id=\"note\" name=\"note\" maxlength=\"{}\" rows=\"3\"></textarea><p>{}\
+             <button name=\"decision\" value=\"reject\">Reject</button></p></form>",
             esc(&app.id),
             csrf_field(&csrf),
-            domain::MAX_NOTE
+            domain::MAX_NOTE,
+            if acceptable {
+                "<button name=\"decision\" value=\"approve\">Approve and issue the licence</button> "
+            } else {
+                "<span class=\"flag\">It cannot be approved while its signature does not verify.</span> "
+            }
         ));
     }
     if let Some(l) = store::licence_of_application(&ag.db, &app.id).await? {
@@ -868,7 +876,7 @@ async fn customs_clearance(
             "<form method=\"post\" action=\"/customs/clearances/{}/decision\">{}\
              <label for=\"note\">Note (required to hold; the trader reads it)</label>\
              <textarea id=\"note\" name=\"note\" maxlength=\"{}\" rows=\"3\"></textarea>\
-             <button name=\"action\" value=\"clear\">Clear</button> <button name=\"action\" value=\"hold\">Hold</button></form>",
+             <p><button name=\"action\" value=\"clear\">Clear</button> <button name=\"action\" value=\"hold\">Hold</button></p></form>",
             esc(&d.id),
             csrf_field(&csrf),
             domain::MAX_NOTE
