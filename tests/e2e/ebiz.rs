@@ -254,6 +254,30 @@ async fn ebiz_story(backend: Backend) {
         "awaiting_signature"
     );
 
+    // She tries again but comes back before deciding (told to wait), and then lets the request
+    // expire at Drukyul ID (told so; still unsent).
+    let (_, page) = pema.open(&app, &format!("/applications/{retail}")).await;
+    let (s, loc, _) = pema.post(&format!("{app}/applications/{retail}/sign"), &[("csrf", &form_csrf(&page))]).await;
+    assert_eq!(s, 303);
+    let req = loc.unwrap().split("req=").nth(1).unwrap().to_string();
+    let (s, page) = pema.open(&app, &format!("/signed?sign_request={req}")).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("has not recorded your decision yet"), "{page}");
+    sqlx::any::install_default_drivers();
+    let idp_pool = sqlx::AnyPool::connect(&idp.db.url).await.unwrap();
+    sqlx::query("UPDATE sign_requests SET expires_at = 0 WHERE id = $1").bind(&req).execute(&idp_pool).await.unwrap();
+    idp_pool.close().await;
+    let (s, page) = pema.open(&app, &format!("/signed?sign_request={req}")).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("The signing request expired") && page.contains("awaiting your signature"), "{page}");
+    assert_eq!(pema.open(&app, &format!("/signed?sign_request={req}")).await.0, 404, "collected once");
+    assert_eq!(pema.open(&app, "/signed?sign_request=../etc").await.0, 400);
+    let trail = audit::about(ebiz.db(), &format!("application:{retail}"), 20).await.unwrap();
+    assert!(
+        ["signature_refused", "signature_expired"].iter().all(|a| trail.iter().any(|e| e.action == *a)),
+        "{trail:?}"
+    );
+
     // Without the licensing role at Paro: 403 and an audit entry (the page and the decision).
     let review = format!("/office/applications/{id}");
     assert_eq!(dorji.open(&app, &review).await.0, 403, "a customs officer is no licensing officer");
