@@ -493,6 +493,40 @@ async fn ebiz_story(backend: Backend) {
         assert!(trail.iter().any(|e| e.action == action), "{action}: {trail:?}");
     }
 
+    // Officers are added by an administrator: anyone else is refused (audited); a unit that is
+    // no dzongkhag or customs office is refused with nothing granted.
+    assert_eq!(pema.open(&app, "/admin/staff").await.0, 403);
+    assert!(audit::with_action(ebiz.db(), "role_denied", 50).await.unwrap().iter().any(|e| e.subject == "staff"));
+    e_business::add_staff(ebiz.db(), &catalogue, KARMA, "administrator", "", "Karma Wangchuk", "operator", now)
+        .await
+        .unwrap();
+    let (s, page) = karma.open(&app, "/admin/staff").await;
+    assert_eq!(s, 200, "{page}");
+    let acsrf = form_csrf(&page);
+    let add = |role: &'static str, unit: &'static str| {
+        [
+            ("csrf", acsrf.clone()),
+            ("cid", DORJI.into()),
+            ("name", "Dorji Tshering".into()),
+            ("role", role.into()),
+            ("unit", unit.into()),
+        ]
+    };
+    let before = agency_kit::staff::roles_of(ebiz.db(), DORJI).await.unwrap();
+    for (role, unit) in
+        [("licensing_officer", "Atlantis"), ("customs_officer", "XYZ"), ("administrator", ""), ("king", "Paro")]
+    {
+        let form = add(role, unit);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(karma.post(&format!("{app}/admin/staff"), &form).await.0, 400, "{role} at {unit}");
+    }
+    assert_eq!(agency_kit::staff::roles_of(ebiz.db(), DORJI).await.unwrap(), before, "nothing granted");
+    let form = add("licensing_officer", "Chhukha");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(karma.post(&format!("{app}/admin/staff"), &form).await.0, 303);
+    let roles = agency_kit::staff::roles_of(ebiz.db(), DORJI).await.unwrap();
+    assert!(roles.iter().any(|r| r.role == "licensing_officer" && r.unit == "Chhukha"), "{roles:?}");
+
     running.stop().await;
     idp.stop().await;
 }
