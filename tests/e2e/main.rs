@@ -11,6 +11,7 @@ mod citizen;
 mod citizen_services;
 mod cluster;
 mod emis;
+mod ebiz;
 mod enrol;
 mod enrolment;
 mod epis;
