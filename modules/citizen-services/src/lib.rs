@@ -174,7 +174,6 @@ impl App {
         });
         let sealer = seal::Sealer::new(service.clone(), &settings.issuer, public)?;
         let notifier = life::Notifier::new(service, &settings.issuer, epis)?;
-        agency_kit::web::set_site_name("Integrated Citizen Services");
         let state = web::AppState {
             db,
             catalogue: Arc::new(catalogue),
@@ -188,7 +187,7 @@ impl App {
     /// kit's layers around everything.
     pub fn router(&self) -> axum::Router {
         let app = web::routes(self.state.clone()).merge(self.rp.routes()).layer(self.rp.session_layer());
-        agency_kit::server::wrap(app, self.state.db.clone())
+        agency_kit::server::wrap(app, self.state.db.clone(), "Integrated Citizen Services")
     }
 
     /// The module's database.

@@ -277,7 +277,6 @@ impl App {
             rp.provider().issuer(),
             &format!("{}/signed", cfg.base()),
         )?;
-        agency_kit::web::set_site_name("e-business");
         let agency = Agency { db, catalogue: Arc::new(catalogue), signatures: Arc::new(signatures) };
         Ok(Self { agency, rp, public_url: cfg.base().to_owned() })
     }
@@ -288,7 +287,7 @@ impl App {
         let app = web::routes(self.agency.clone(), self.public_url.clone())
             .merge(self.rp.routes())
             .layer(self.rp.session_layer());
-        agency_kit::server::wrap(app, self.agency.db.clone())
+        agency_kit::server::wrap(app, self.agency.db.clone(), "e-business")
     }
 
     /// The module's database.

@@ -183,9 +183,8 @@ pub async fn relying_party(cfg: &Config, db: &Db) -> Result<RelyingParty> {
 
 /// The whole application: ePIS's routes, the SDK's, the session layer and the kit's layers.
 pub fn app(db: Db, rp: &RelyingParty) -> axum::Router {
-    agency_kit::web::set_site_name("ePIS");
     let routes = routes(web::AppState { db: db.clone() }).merge(rp.routes()).layer(rp.session_layer());
-    agency_kit::server::wrap(routes, db)
+    agency_kit::server::wrap(routes, db, "ePIS")
 }
 
 /// Opens the database, connects to the identity provider and builds the application (for

@@ -14,8 +14,10 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Wraps a module's routes with what every module needs: `/static/kit.css`, `/healthz`
 /// (database reachable), security headers and cross-site refusal, CSRF tokens, a body limit, a
-/// timeout, request logs and panic containment.
-pub fn wrap(routes: Router, db: Db) -> Router {
+/// timeout, request logs and panic containment. `site` names the module in its pages
+/// (`ePIS`, `Integrated Citizen Services`).
+pub fn wrap(routes: Router, db: Db, site: &str) -> Router {
+    let site: std::sync::Arc<str> = site.into();
     routes
         .route("/static/kit.css", get(web::stylesheet))
         .route(
@@ -30,6 +32,7 @@ pub fn wrap(routes: Router, db: Db) -> Router {
                 }
             }),
         )
+        .layer(middleware::from_fn(move |req, next| web::as_site(site.clone(), req, next)))
         .layer(middleware::from_fn(web::with_csrf_cookie))
         .layer(middleware::from_fn(web::protect))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -26,16 +26,20 @@ struct Layout<'a> {
     content: &'a str,
 }
 
-/// The name shown in every page's header; set once at start by [`set_site_name`].
-static SITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// Names the module in page headers and titles (`ePIS`, `Integrated Citizen Services`).
-pub fn set_site_name(name: &str) {
-    let _ = SITE.set(name.to_owned());
+tokio::task_local! {
+    /// The module serving the current request, named in its pages' header and title. Per
+    /// request rather than per process, so that several modules can share one process (the
+    /// all-in-one demo, the end-to-end tests).
+    static SITE: std::sync::Arc<str>;
 }
 
-fn site() -> &'static str {
-    SITE.get().map_or("Digital Drukyul", String::as_str)
+/// Serves the rest of the request as module `site` (see [`crate::server::wrap`]).
+pub(crate) async fn as_site(site: std::sync::Arc<str>, req: Request, next: Next) -> Response {
+    SITE.scope(site, next.run(req)).await
+}
+
+fn site() -> std::sync::Arc<str> {
+    SITE.try_with(std::sync::Arc::clone).unwrap_or_else(|_| "Digital Drukyul".into())
 }
 
 /// A page: a title and content, wrapped in the module's layout.
@@ -79,8 +83,9 @@ impl Page {
     }
     /// Renders it (200; a caller may change the status).
     pub fn render(&self) -> Response {
+        let site = site();
         let layout = Layout {
-            site: site(),
+            site: &site,
             title: &self.title,
             who: self.who.as_deref(),
             csrf: &self.csrf,

@@ -104,6 +104,7 @@ async fn layers_protect_every_response() {
             .route("/", get(|csrf: CsrfToken| async move { Page::new("Home").paragraph(csrf.value()) }))
             .route("/form", post(form)),
         db,
+        "Test agency",
     );
     let call = |req: Request<Body>| {
         let app = app.clone();
@@ -119,6 +120,9 @@ async fn layers_protect_every_response() {
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     let token = cookie.split(';').next().unwrap().strip_prefix("csrf=").unwrap().to_string();
     assert_eq!(token.len(), 43);
+    // The page names the module it was served by (per request: modules may share a process).
+    let page = String::from_utf8(axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(page.contains("Test agency"), "{page}");
 
     // The form with the cookie's token passes; without it, with another, or with no cookie, not.
     let post_form = |cookie: Option<String>, field: &str, site: Option<&str>| {
