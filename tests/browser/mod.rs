@@ -4,6 +4,7 @@
 
 mod cdp;
 mod enrol;
+mod services;
 mod story;
 
 use std::{path::PathBuf, time::Duration};
