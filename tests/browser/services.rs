@@ -154,7 +154,11 @@ async fn browser_birth_registration_through_idp_and_module() {
     // The module's records agree with what the pages showed; the PDF the page links verifies.
     let stored = citizen_services::applications::get(app.db(), &id).await.unwrap().unwrap();
     assert_eq!(stored.status, citizen_services::applications::Status::Approved);
-    assert!(stored.notify_detail["registry_cid"].is_string(), "the child is in the registry: {:?}", stored.notify_detail);
+    assert!(
+        stored.notify_detail["registry_cid"].is_string(),
+        "the child is in the registry: {:?}",
+        stored.notify_detail
+    );
     let pdf = support::http().get(&pdf_url).send().await.unwrap().bytes().await.unwrap();
     let sdk = relying_party_sdk::signing::SigningClient::new(idp.base.parse().unwrap(), support::http());
     assert!(sdk.verify_pdf(None, &pdf).await.unwrap().valid);

@@ -80,6 +80,9 @@ async fn citizen_services_story(backend: Backend) {
     citizen::activate(&pb, &mut pk, PARENT, &parent_code).await;
     citizen::activate(&ob, &mut ok, OFFICER, &officer_code).await;
     citizen::activate(&eb, &mut ek, ELDER, &elder_code).await;
+    // The elder has a signing certificate (issued on first use, as when signing).
+    let elder_account = idp::store::login::account_by_cid(&state.db, ELDER).await.unwrap().unwrap();
+    let elder_cert = idp::pki::citizen_certificate(state, &elder_account.id, "test", now).await.unwrap();
 
     // ePIS runs beside it (its own client and database): a registered birth reaches it.
     let epis_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -359,6 +362,11 @@ async fn citizen_services_story(backend: Backend) {
     let (s, fin) =
         lb.post_json("/login/passkey/finish", &csrf, json!({"ceremony": start["ceremony"], "credential": cred})).await;
     assert_ne!(s, 200, "a closed digital ID logs in no more: {fin}");
+    // ... nor signs: the certificate is revoked and no new one is issued.
+    let certs = idp::store::pki::certificates_of(&state.db, &elder_account.id).await.unwrap();
+    assert!(certs.iter().any(|c| c.serial == elder_cert.serial && c.revoked_at.is_some()), "revoked at death");
+    assert!(certs.iter().all(|c| c.revoked_at.is_some()));
+    assert!(idp::pki::citizen_certificate(state, &elder_account.id, "test", idp::domain::now()).await.is_err());
 
     running.stop().await;
     epis_running.stop().await;
