@@ -170,6 +170,22 @@ pub struct PkiConfig {
     /// Whether only digital IDs enrolled biometrically (`urn:drukyul:loa:high`) may approve
     /// signing requests. On by default: a signature is a legal act.
     pub signing_requires_high_assurance: bool,
+    /// The key a citizen's new signing certificate gets: `ecdsa-p256` (the default) or
+    /// `rsa-3072` (RSASSA-PKCS1-v1_5 with SHA-256, for relying parties whose validators predate
+    /// ECDSA). Existing certificates keep their keys; the CA hierarchy stays ECDSA P-256.
+    pub citizen_key: CitizenKey,
+}
+
+/// The algorithm of citizens' signing keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum CitizenKey {
+    /// ECDSA over P-256 with SHA-256.
+    #[default]
+    #[serde(rename = "ecdsa-p256")]
+    EcdsaP256,
+    /// RSA, 3072 bits (NIST SP 800-57: 128-bit security, like P-256), PKCS#1 v1.5 with SHA-256.
+    #[serde(rename = "rsa-3072")]
+    Rsa3072,
 }
 
 /// Where the CA keys are made.
@@ -219,6 +235,7 @@ impl Default for PkiConfig {
             key_store: CaKeyStore::Software,
             pkcs11: Pkcs11Config::default(),
             signing_requires_high_assurance: true,
+            citizen_key: CitizenKey::EcdsaP256,
         }
     }
 }

@@ -563,7 +563,13 @@ async fn live_or_issue(
     }
     let pki = current(idp, now).await?;
     let holder = signer::citizen::Person::new(&person.given_name, &person.family_name, person.cid.as_str())?;
-    let key = signer::citizen::generate_key()?;
+    let key = match idp.config.pki.citizen_key {
+        crate::config::CitizenKey::EcdsaP256 => signer::citizen::generate_key()?,
+        // Seconds of CPU: off the async workers.
+        crate::config::CitizenKey::Rsa3072 => tokio::task::spawn_blocking(|| signer::citizen::generate_rsa_key(3072))
+            .await
+            .map_err(|e| Error::internal(format!("key generation: {e}")))??,
+    };
     let lifetime = Duration::from_secs(u64::from(idp.config.pki.certificate_days) * 24 * 3600);
     let cert = signer::citizen::issue_signing_certificate(&pki.issuing, &key.public_key, &holder, now, lifetime)?;
     let serial = serial_hex(cert.tbs_certificate().serial_number());
@@ -602,8 +608,8 @@ pub async fn sign_digests(
     let pki = current(idp, now).await?;
     let (row, cert, _) = live_or_issue(idp, account_id, &format!("account:{account_id}"), now).await?;
     let der = zeroize::Zeroizing::new(idp.kek().open(&citizen_aad(&row.serial), &row.sealed_key)?);
-    let key = SoftwareKey::from_pkcs8_der(&der)?;
-    Ok((row.serial, sign_with(&pki, &cert, &key, digests, now)?))
+    let key = signer::software_key_from_pkcs8(&der)?;
+    Ok((row.serial, sign_with(&pki, &cert, key.as_ref(), digests, now)?))
 }
 
 /// CAdES-B-T (or PAdES B-T CMS) over each digest with this certificate and key: the signed
@@ -612,7 +618,7 @@ pub async fn sign_digests(
 fn sign_with(
     pki: &Pki,
     cert: &Certificate,
-    key: &SoftwareKey,
+    key: &dyn CaKey,
     digests: &[(signer::Sha256Digest, crate::signing::SignatureFormat)],
     now: UnixTime,
 ) -> Result<Vec<Vec<u8>>> {

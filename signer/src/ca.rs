@@ -31,7 +31,7 @@ use x509_cert::ext::pkix::{BasicConstraints, KeyUsages};
 
 use crate::cert::{self, Endpoints, Issuer};
 use crate::error::{Error, Result};
-use crate::key::{CaKey, PrivateKeyDer, SoftwareKey, check_p256_spki};
+use crate::key::{CaKey, PrivateKeyDer, SoftwareKey, check_signing_spki};
 use crate::name::{Attr, build_name, check_name};
 use crate::pkcs11::{Pkcs11Key, Pkcs11Token};
 
@@ -316,7 +316,7 @@ impl IssuingCa {
         lifetime: Duration,
         extensions: Vec<Extension>,
     ) -> Result<Certificate> {
-        check_p256_spki(&subject_public_key)?;
+        check_signing_spki(&subject_public_key)?;
         let issuer = Issuer { certificate: Some(&self.certificate), key: self.key.as_ref() };
         cert::issue(&issuer, subject, subject_public_key, cert::validity(now, lifetime)?, extensions)
     }

@@ -122,6 +122,13 @@ pub fn generate_key() -> Result<CitizenKey> {
     Ok(CitizenKey { public_key: key.public_key().clone(), private_key: key.to_pkcs8_der()? })
 }
 
+/// Generates an RSA signing key of `bits` (2048 to 4096) for a citizen, where the deployment
+/// chose RSA (RSASSA-PKCS1-v1_5 with SHA-256) over the default ECDSA P-256.
+pub fn generate_rsa_key(bits: usize) -> Result<CitizenKey> {
+    let key = crate::key::RsaSoftwareKey::generate(bits)?;
+    Ok(CitizenKey { public_key: key.public_key().clone(), private_key: key.to_pkcs8_der() })
+}
+
 /// Issues a citizen's signing certificate, valid from `now` (Unix seconds) for `lifetime`.
 ///
 /// - Subject: `C=BT, surname, givenName, serialNumber=IDCBT-<CID>, CN=<given> <family>`; without
@@ -136,7 +143,7 @@ pub fn generate_key() -> Result<CitizenKey> {
 /// - basicConstraints CA:false, SKI/AKI, CRL distribution point, AIA (OCSP and CA issuers), and
 ///   certificatePolicies when the hierarchy has a policy OID.
 ///
-/// The subject public key must be ECDSA P-256.
+/// The subject public key must be ECDSA P-256 or RSA of at least 2048 bits.
 pub fn issue_signing_certificate(
     issuing_ca: &IssuingCa,
     subject_public_key: &SubjectPublicKeyInfoOwned,

@@ -6,7 +6,9 @@
 
 use core::fmt;
 
-use der::oid::db::rfc5912::{ECDSA_WITH_SHA_256, ID_EC_PUBLIC_KEY as EC_PUBLIC_KEY, SECP_256_R_1};
+use der::oid::db::rfc5912::{
+    ECDSA_WITH_SHA_256, ID_EC_PUBLIC_KEY as EC_PUBLIC_KEY, RSA_ENCRYPTION, SECP_256_R_1, SHA_256_WITH_RSA_ENCRYPTION,
+};
 use p256::ecdsa::SigningKey;
 use p256::elliptic_curve::Generate;
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
@@ -53,16 +55,22 @@ pub(crate) fn sign_checked(key: &dyn CaKey, message: &[u8]) -> Result<Vec<u8>> {
 
 /// Verifies `signature` over `message` under `public_key` with `algorithm`.
 ///
-/// Only ecdsa-with-SHA256 over P-256 is known today; any other algorithm is refused, so adding
-/// RSA means adding its branch here (fail closed: an algorithm we cannot check is never used).
+/// ecdsa-with-SHA256 over P-256 and sha256WithRSAEncryption (RSASSA-PKCS1-v1_5, 2048 to 8192
+/// bits) are known; any other algorithm is refused (fail closed: an algorithm we cannot check is
+/// never used).
 pub(crate) fn verify_signature(
     public_key: &SubjectPublicKeyInfoOwned,
     algorithm: &AlgorithmIdentifierOwned,
     message: &[u8],
     signature: &[u8],
 ) -> Result<()> {
+    if algorithm.oid == SHA_256_WITH_RSA_ENCRYPTION {
+        return verify_rsa(public_key, algorithm, message, signature);
+    }
     if algorithm.oid != ECDSA_WITH_SHA_256 || algorithm.parameters.is_some() {
-        return Err(Error::UnsupportedKey("only ecdsa-with-SHA256 signatures are supported"));
+        return Err(Error::UnsupportedKey(
+            "only ecdsa-with-SHA256 and sha256WithRSAEncryption signatures are supported",
+        ));
     }
     // ring (BoringSSL's P-256): several times faster than the pure-Rust path, and every
     // signature this crate makes goes through here once more.
@@ -73,6 +81,28 @@ pub(crate) fn verify_signature(
     let point =
         public_key.subject_public_key.as_bytes().ok_or(Error::UnsupportedKey("the key is not an ECDSA P-256 key"))?;
     ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, point)
+        .verify(message, signature)
+        .map_err(|_| Error::Signing("the key's signature does not verify".into()))
+}
+
+/// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017), parameters NULL or absent (RFC 4055 2.1 asks
+/// for NULL and notes both are seen), under an `rsaEncryption` key of 2048 to 8192 bits.
+fn verify_rsa(
+    public_key: &SubjectPublicKeyInfoOwned,
+    algorithm: &AlgorithmIdentifierOwned,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<()> {
+    let null_or_absent = algorithm.parameters.as_ref().is_none_or(|p| p.is_null());
+    if !null_or_absent {
+        return Err(Error::UnsupportedKey("sha256WithRSAEncryption takes NULL parameters"));
+    }
+    if public_key.algorithm.oid != RSA_ENCRYPTION {
+        return Err(Error::UnsupportedKey("the key is not an RSA key"));
+    }
+    let rsa_public_key =
+        public_key.subject_public_key.as_bytes().ok_or(Error::UnsupportedKey("the key is not an RSA key"))?;
+    ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, rsa_public_key)
         .verify(message, signature)
         .map_err(|_| Error::Signing("the key's signature does not verify".into()))
 }
@@ -170,6 +200,109 @@ impl CaKey for SoftwareKey {
             self.ring_key.sign(&self.rng, message).map_err(|_| Error::Signing("ECDSA signing failed".into()))?;
         Ok(signature.as_ref().to_vec())
     }
+}
+
+/// An RSA key held in memory, for citizens' signing certificates where RSA is configured
+/// (RSASSA-PKCS1-v1_5 with SHA-256: what the widest range of older validators accepts). The
+/// CA hierarchy itself stays ECDSA P-256.
+pub struct RsaSoftwareKey {
+    key: ring::signature::RsaKeyPair,
+    pkcs8: PrivateKeyDer,
+    rng: ring::rand::SystemRandom,
+    public_key: SubjectPublicKeyInfoOwned,
+}
+
+impl RsaSoftwareKey {
+    /// The smallest modulus generated or accepted.
+    pub const MIN_BITS: usize = 2048;
+
+    /// Generates a fresh key of `bits` (2048 to 4096) from the operating system's random
+    /// number generator. Seconds of work at 3072 bits and more: callers generate off the
+    /// request path or accept that wait once per citizen.
+    pub fn generate(bits: usize) -> Result<Self> {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        if !(Self::MIN_BITS..=4096).contains(&bits) {
+            return Err(Error::UnsupportedKey("RSA keys are 2048 to 4096 bits"));
+        }
+        let mut os = rsa::rand_core::UnwrapErr(getrandom::SysRng);
+        let key = rsa::RsaPrivateKey::new(&mut os, bits).map_err(|_| Error::Random)?;
+        let der = key.to_pkcs8_der().map_err(|_| Error::Pkcs8)?;
+        Self::from_pkcs8_der(der.as_bytes())
+    }
+
+    /// Loads a key from PKCS#8 DER.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+        let key = ring::signature::RsaKeyPair::from_pkcs8(der).map_err(|_| Error::Pkcs8)?;
+        if key.public().modulus_len() * 8 < Self::MIN_BITS {
+            return Err(Error::UnsupportedKey("RSA keys are at least 2048 bits"));
+        }
+        let public_key = SubjectPublicKeyInfoOwned {
+            algorithm: AlgorithmIdentifierOwned { oid: RSA_ENCRYPTION, parameters: Some(der::asn1::Any::null()) },
+            subject_public_key: der::asn1::BitString::from_bytes(key.public().as_ref())?,
+        };
+        Ok(Self {
+            key,
+            pkcs8: PrivateKeyDer(Zeroizing::new(der.to_vec())),
+            rng: ring::rand::SystemRandom::new(),
+            public_key,
+        })
+    }
+
+    /// The private key as PKCS#8 DER, for the caller to seal.
+    pub fn to_pkcs8_der(&self) -> PrivateKeyDer {
+        PrivateKeyDer(self.pkcs8.0.clone())
+    }
+}
+
+impl fmt::Debug for RsaSoftwareKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RsaSoftwareKey(<redacted>)")
+    }
+}
+
+impl CaKey for RsaSoftwareKey {
+    fn public_key(&self) -> &SubjectPublicKeyInfoOwned {
+        &self.public_key
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let mut signature = vec![0; self.key.public().modulus_len()];
+        self.key
+            .sign(&ring::signature::RSA_PKCS1_SHA256, &self.rng, message, &mut signature)
+            .map_err(|_| Error::Signing("RSA signing failed".into()))?;
+        Ok(signature)
+    }
+
+    fn signature_algorithm(&self) -> AlgorithmIdentifierOwned {
+        AlgorithmIdentifierOwned { oid: SHA_256_WITH_RSA_ENCRYPTION, parameters: Some(der::asn1::Any::null()) }
+    }
+}
+
+/// A document-signing key in software, whichever algorithm its PKCS#8 says (what the identity
+/// provider unseals to sign a citizen's or an agency's documents).
+pub fn software_key_from_pkcs8(der: &[u8]) -> Result<Box<dyn CaKey>> {
+    let info = p256::pkcs8::PrivateKeyInfoRef::try_from(der).map_err(|_| Error::Pkcs8)?;
+    if info.algorithm.oid == RSA_ENCRYPTION {
+        Ok(Box::new(RsaSoftwareKey::from_pkcs8_der(der)?))
+    } else {
+        Ok(Box::new(SoftwareKey::from_pkcs8_der(der)?))
+    }
+}
+
+/// Checks that `spki` is a key citizens' certificates may certify: ECDSA P-256 with a valid
+/// curve point, or RSA of at least 2048 bits with a well-formed public key.
+pub(crate) fn check_signing_spki(spki: &SubjectPublicKeyInfoOwned) -> Result<()> {
+    if spki.algorithm.oid != RSA_ENCRYPTION {
+        return check_p256_spki(spki);
+    }
+    let der = der::Encode::to_der(spki)?;
+    use rsa::pkcs8::DecodePublicKey as _;
+    let key = rsa::RsaPublicKey::from_public_key_der(&der)
+        .map_err(|_| Error::UnsupportedKey("the subject public key is not a valid RSA key"))?;
+    if rsa::traits::PublicKeyParts::size(&key) * 8 < RsaSoftwareKey::MIN_BITS {
+        return Err(Error::UnsupportedKey("RSA keys are at least 2048 bits"));
+    }
+    Ok(())
 }
 
 /// Checks that `spki` is an ECDSA P-256 public key with a valid curve point.

@@ -112,7 +112,7 @@ pub use ca::{Credential, Hierarchy, HierarchyParams, IssuingCa, KeyRef, KeySourc
 pub use cert::Endpoints;
 pub use digest::Sha256Digest;
 pub use error::{Error, Result};
-pub use key::{CaKey, PrivateKeyDer, SoftwareKey};
+pub use key::{CaKey, PrivateKeyDer, RsaSoftwareKey, SoftwareKey, software_key_from_pkcs8};
 pub use pkcs11::{Pkcs11Key, Pkcs11Token, UserPin};
 /// The x509-cert version this crate builds with, so callers name the same `Certificate` type.
 pub use x509_cert;

@@ -10,8 +10,9 @@
 //! The checks, in order — the first that fails is the verdict:
 //!
 //! 1. A ContentInfo holding a detached SignedData over id-data with exactly one SignerInfo,
-//!    SHA-256 as its digest algorithm and ecdsa-with-SHA256 as its signature algorithm (P-256 is
-//!    all this crate issues; anything else is refused, never skipped).
+//!    SHA-256 as its digest algorithm and ecdsa-with-SHA256 (P-256) or RSASSA-PKCS1-v1_5 with
+//!    SHA-256 as its signature algorithm (what this crate issues; anything else is refused,
+//!    never skipped).
 //! 2. The signer's certificate (by issuer and serial, or subject key identifier) among the
 //!    signature's certificates and the caller's intermediates; the signature over the DER
 //!    SET OF signed attributes (RFC 5652 5.4) verifies with its key.
@@ -54,7 +55,7 @@ use der::oid::db::rfc5280::ID_KP_TIME_STAMPING;
 use der::oid::db::rfc5911::{
     ID_AA_SIGNING_CERTIFICATE_V_2, ID_CONTENT_TYPE, ID_DATA, ID_MESSAGE_DIGEST, ID_SIGNING_TIME,
 };
-use der::oid::db::rfc5912::{ECDSA_WITH_SHA_256, ID_SHA_256};
+use der::oid::db::rfc5912::{ECDSA_WITH_SHA_256, ID_SHA_256, RSA_ENCRYPTION, SHA_256_WITH_RSA_ENCRYPTION};
 use der::{Decode, Encode};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
@@ -715,11 +716,17 @@ fn single_attribute(attrs: &[Attribute], oid: ObjectIdentifier) -> Result<Option
     }
 }
 
-fn check_algorithm(algorithm: &AlgorithmIdentifierOwned) -> Result<(), Failure> {
+/// The signature algorithms accepted, normalised: ecdsa-with-SHA256 (parameters absent) and
+/// RSASSA-PKCS1-v1_5 with SHA-256 — written sha256WithRSAEncryption, or in a CMS SignerInfo
+/// also plain rsaEncryption (RFC 5754 3.2; the digest algorithm, checked apart, is SHA-256).
+fn check_algorithm(algorithm: &AlgorithmIdentifierOwned) -> Result<AlgorithmIdentifierOwned, Failure> {
+    let null_or_absent = algorithm.parameters.as_ref().is_none_or(|p| p.is_null());
     if algorithm.oid == ECDSA_WITH_SHA_256 && algorithm.parameters.is_none() {
-        Ok(())
+        Ok(algorithm.clone())
+    } else if (algorithm.oid == SHA_256_WITH_RSA_ENCRYPTION || algorithm.oid == RSA_ENCRYPTION) && null_or_absent {
+        Ok(AlgorithmIdentifierOwned { oid: SHA_256_WITH_RSA_ENCRYPTION, parameters: None })
     } else {
-        Err(Failure::UnsupportedAlgorithm("the signature algorithm is not ecdsa-with-SHA256"))
+        Err(Failure::UnsupportedAlgorithm("the signature algorithm is neither ecdsa-with-SHA256 nor RSA with SHA-256"))
     }
 }
 
@@ -729,9 +736,11 @@ fn check_signature(
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), Failure> {
-    check_algorithm(algorithm)?;
-    verify_signature(key, algorithm, message, signature).map_err(|e| match e {
-        Error::UnsupportedKey(_) => Failure::UnsupportedAlgorithm("the signer's key is not ECDSA P-256"),
+    let algorithm = check_algorithm(algorithm)?;
+    verify_signature(key, &algorithm, message, signature).map_err(|e| match e {
+        Error::UnsupportedKey(_) => {
+            Failure::UnsupportedAlgorithm("the signer's key does not fit the signature algorithm")
+        }
         _ => Failure::BadSignature,
     })
 }

@@ -709,3 +709,94 @@ fn the_verifier_accepts_a_cades_signature_made_by_openssl_and_refuses_it_for_ano
     let report = verifier.verify(&signature_of_other, &Sha256Digest::of(&document), at);
     assert_eq!(report.verdict, Err(Failure::DigestMismatch));
 }
+
+/// Where a deployment chooses RSA for citizens' keys: the certificate, a CAdES-B-T signature by
+/// it and our own verifier all hold up with OpenSSL as the judge — and OpenSSL's own RSA CAdES
+/// signature (rsaEncryption in the SignerInfo) passes our verifier.
+#[test]
+fn openssl_accepts_rsa_citizen_certificates_and_signatures() {
+    use signer::verify::{StatusAtSigningTime, Verifier};
+    use signer::x509_cert::name::Name;
+    use signer::x509_cert::serial_number::SerialNumber;
+
+    if !openssl_available() {
+        return;
+    }
+    let now = now();
+    let h = Hierarchy::generate(&params(false), now).unwrap();
+    let key = citizen::generate_rsa_key(2048).unwrap();
+    let cert =
+        citizen::issue_signing_certificate(h.issuing_ca(), &key.public_key, &karma(), now, Duration::from_secs(86_400))
+            .unwrap();
+    let rsa = signer::software_key_from_pkcs8(key.private_key.as_bytes()).unwrap();
+    let pki = Pki::new();
+    let root = pki.cert("root.pem", h.root().certificate());
+    let issuing = pki.cert("issuing.pem", h.issuing().certificate());
+    let cert_pem = pki.cert("citizen.pem", &cert);
+    let run = openssl(&["x509", "-in", &cert_pem, "-noout", "-text"]);
+    assert!(
+        run.ok && run.output.contains("rsaEncryption") && run.output.contains("Public-Key: (2048 bit)"),
+        "{}",
+        run.output
+    );
+    let run = verify(&root, &issuing, &cert_pem, &[]);
+    assert!(run.ok, "chain: {}", run.output);
+
+    let document = b"Construction approval application, Paro\n".repeat(20);
+    let doc = pki.write("doc.txt", &document);
+    let chain = [h.issuing().certificate().clone()];
+    let mut signature = CmsSigner::new(&cert, rsa.as_ref())
+        .unwrap()
+        .with_chain(&chain)
+        .sign_digest(&Sha256Digest::of(&document), now)
+        .unwrap();
+    let token = tsa(&h).timestamp(&signature.timestamp_imprint().unwrap(), now).unwrap();
+    signature.add_signature_timestamp(&token).unwrap();
+    let der = signature.to_der().unwrap();
+    let sig = pki.write("sig.p7s", &der);
+    let run = cms_verify(&sig, &doc, &root, &["-cades"]);
+    assert!(run.ok && run.output.contains("Verification successful"), "{}", run.output);
+    let run = openssl(&["cms", "-cmsout", "-print", "-inform", "DER", "-in", &sig]);
+    assert!(run.output.contains("sha256WithRSAEncryption"), "{}", run.output);
+    let mut modified = document.clone();
+    modified[3] ^= 1;
+    let bad = pki.write("bad.txt", &modified);
+    assert!(!cms_verify(&sig, &bad, &root, &[]).ok, "a modified document");
+
+    let good = |_: &SerialNumber, _: &Name| CertStatus::Good;
+    let roots = [h.root().certificate().clone()];
+    let report = Verifier::new(&roots, &good).verify(&der, &Sha256Digest::of(&document), now + 60);
+    assert_eq!(report.verdict, Ok(()));
+    assert_eq!(report.status_at_signing_time, Some(StatusAtSigningTime::Good));
+    assert!(Verifier::new(&roots, &good).verify(&der, &Sha256Digest::of(&modified), now + 60).verdict.is_err());
+
+    // OpenSSL signs with the same RSA key: our verifier accepts its CMS too.
+    let key_der = pki.write("citizen.key.der", key.private_key.as_bytes());
+    let out = pki.dir.path().join("openssl.p7s").to_str().unwrap().to_owned();
+    let run = openssl(&[
+        "cms",
+        "-sign",
+        "-binary",
+        "-in",
+        &doc,
+        "-signer",
+        &cert_pem,
+        "-inkey",
+        &key_der,
+        "-keyform",
+        "DER",
+        "-certfile",
+        &issuing,
+        "-outform",
+        "DER",
+        "-out",
+        &out,
+        "-md",
+        "sha256",
+        "-cades",
+    ]);
+    assert!(run.ok, "{}", run.output);
+    let theirs = std::fs::read(&out).unwrap();
+    let report = Verifier::new(&roots, &good).verify(&theirs, &Sha256Digest::of(&document), now + 60);
+    assert_eq!(report.verdict, Ok(()), "OpenSSL's RSA CAdES");
+}

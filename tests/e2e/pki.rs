@@ -462,3 +462,65 @@ async fn ca_keys_in_a_pkcs11_token() {
         assert!(err.to_lowercase().contains("pkcs#11") || err.contains("token"), "{err}");
     }
 }
+
+/// `pki.citizen_key = "rsa-3072"`: a citizen's new certificate has an RSA key, the service signs
+/// with it (CAdES-B-T, sha256WithRSAEncryption), and both our verifier and `openssl cms -verify
+/// -cades` accept the signature with the published chain, and refuse it for another document.
+async fn rsa_citizen_keys_when_configured(backend: Backend) {
+    let Some(idp) = support::start_with(backend, |c| c.pki.citizen_key = idp::config::CitizenKey::Rsa3072).await else {
+        return;
+    };
+    let state = idp.state();
+    let code = citizen::import_and_issue(&idp, "10101001234").await;
+    citizen::activate(&citizen::Browser::new(&idp.base), &mut ResidentSoftPasskey::new(), "10101001234", &code).await;
+    let account = idp::store::login::account_by_cid(&state.db, "10101001234").await.unwrap().unwrap().id;
+    let now = idp::domain::now();
+    pki::init(state, now).await.unwrap();
+    let cert = pki::citizen_certificate(state, &account, "operator", now).await.unwrap();
+    let document = b"Construction approval: two-storey house, Lungnyi, Paro".to_vec();
+    let digest = signer::Sha256Digest::of(&document);
+    let (serial, sigs) =
+        pki::sign_digests(state, &account, &[(digest, idp::signing::SignatureFormat::Cades)], now).await.unwrap();
+    assert_eq!(serial, cert.serial);
+    let v = pki::verify(state, &sigs[0], &digest, false, true, now + 1).await.unwrap();
+    assert!(v.valid, "{v:?}");
+    assert_eq!(v.cid.as_deref(), Some("10101001234"));
+    let v = pki::verify(state, &sigs[0], &signer::Sha256Digest::of(b"another"), false, true, now + 1).await.unwrap();
+    assert!(!v.valid);
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("cert.pem"), &cert.pem).unwrap();
+    std::fs::write(d.join("chain.pem"), get(&idp.url("/ca/chain.pem")).await.1).unwrap();
+    std::fs::write(d.join("doc.txt"), &document).unwrap();
+    std::fs::write(d.join("sig.p7s"), &sigs[0]).unwrap();
+    let (ok, out) = openssl(d, &["x509", "-in", "cert.pem", "-noout", "-text"]);
+    assert!(ok && out.contains("rsaEncryption") && out.contains("(3072 bit)"), "{out}");
+    let verify = |doc: &str| {
+        openssl(
+            d,
+            &[
+                "cms",
+                "-verify",
+                "-cades",
+                "-binary",
+                "-inform",
+                "DER",
+                "-in",
+                "sig.p7s",
+                "-content",
+                doc,
+                "-CAfile",
+                "chain.pem",
+                "-out",
+                "/dev/null",
+            ],
+        )
+    };
+    let (ok, out) = verify("doc.txt");
+    assert!(ok && out.contains("Verification successful"), "{out}");
+    std::fs::write(d.join("other.txt"), b"Construction approval: three storeys").unwrap();
+    assert!(!verify("other.txt").0);
+    idp.stop().await;
+}
+both_backends!(rsa_citizen_keys_when_configured);
