@@ -377,6 +377,21 @@ async fn ebiz_story(backend: Backend) {
     assert_eq!(anon.get("/licences/BL-2025-0000000000/pdf").await.0, 404);
     assert_eq!(anon.get("/licences/nonsense/pdf").await.0, 404);
     assert_eq!(ebiz.retry_pending(idp::domain::now()).await.unwrap(), 0, "nothing left to seal");
+    // A licence left unsealed (the identity provider was unreachable at approval, or it was
+    // issued before sealing existed): the page says so, there is no PDF, and the retry seals it.
+    sqlx::query("UPDATE licences SET pdf = NULL, sealed_at = NULL, seal_error = 'unreachable' WHERE number = $1")
+        .bind(&licence.number)
+        .execute(ebiz.db().pool())
+        .await
+        .unwrap();
+    let (_, _, page) = anon.get(&format!("/licences/{}", licence.number)).await;
+    assert!(page.contains("being prepared") && !page.contains("/pdf\""), "{page}");
+    assert_eq!(anon.get(&format!("/licences/{}/pdf", licence.number)).await.0, 404);
+    assert_eq!(ebiz.retry_pending(idp::domain::now()).await.unwrap(), 0);
+    let again = store::licence_by_number(ebiz.db(), &licence.number).await.unwrap().unwrap();
+    assert!(again.sealed && again.seal_error.is_empty(), "{}", again.seal_error);
+    let r = support::http().get(format!("{app}/licences/{}/pdf", licence.number)).send().await.unwrap();
+    assert!(sdk.verify_pdf(None, &r.bytes().await.unwrap()).await.unwrap().valid);
 
     // A third application, signed; then its stored bytes are changed (by someone with access to
     // the database). The signature no longer verifies and the application cannot be approved.
