@@ -2,7 +2,8 @@
 //! PostgreSQL: a citizen applies for an import/export licence, signs the application through
 //! Drukyul ID's signing flow, and the signature verifies and names the applicant; a licensing
 //! officer of the dzongkhag approves and the licence's public page (with its QR code) is open to
-//! anyone. A refused signature is told to the applicant. An application whose stored bytes are
+//! anyone, with the licence as a PDF sealed by the Ministry's seal that Drukyul ID verifies (a
+//! changed byte does not). A refused signature is told to the applicant. An application whose stored bytes are
 //! changed after signing fails verification and cannot be approved. Bad input changes nothing;
 //! a user without the role gets 403 and an audit entry; the agency API answers only a token with
 //! its scope; a trader with an import/export licence files a clearance that customs clears, and
@@ -127,14 +128,15 @@ async fn ebiz_story(backend: Backend) {
     idp::pki::init(state, now).await.unwrap();
 
     // The operator registers e-business: one client logs citizens in (releasing the CID), asks
-    // them to sign (client credentials, `sign`) and verifies signatures.
+    // them to sign (client credentials, `sign`), verifies signatures, and seals the licences it
+    // issues (`seal`).
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = format!("http://localhost:{}", listener.local_addr().unwrap().port());
     let mut web = citizen::web_client(&format!("{app}/auth/callback"));
     web.client_name = "e-business".into();
     web.redirect_uris.push(RedirectUri::parse(&format!("{app}/signed")).unwrap());
     web.grant_types.push(GrantType::ClientCredentials);
-    web.scope = Scope::parse("openid profile national_id sign").unwrap();
+    web.scope = Scope::parse("openid profile national_id sign seal").unwrap();
     web.allow_national_id = true;
     web.post_logout_redirect_uris = vec![RedirectUri::parse(&format!("{app}/")).unwrap()];
     let (client_id, secret) = support::register(&idp, web).await;
@@ -143,7 +145,7 @@ async fn ebiz_story(backend: Backend) {
         public_url: app.clone(),
         database_url: Some(db.url.clone()),
         issuer: idp.base.clone(),
-        client_id,
+        client_id: client_id.clone(),
         client_secret: secret,
         ..Config::default()
     };
@@ -349,6 +351,47 @@ async fn ebiz_story(backend: Backend) {
     assert_eq!(anon.get("/licences/nonsense").await.0, 404);
     let (s, loc, _) = anon.get(&format!("/licences?number={}", licence.number.to_lowercase())).await;
     assert_eq!((s, loc), (303, Some(format!("/licences/{}", licence.number))));
+    // The licence as a PDF sealed by the Ministry at approval, as public as its page: Drukyul
+    // ID verifies it and names e-business's client as the sealing agency; the same PDF with
+    // one changed byte does not verify.
+    assert!(licence.sealed, "sealed at approval: {}", licence.seal_error);
+    assert!(page.contains(&format!("href=\"/licences/{}/pdf\"", licence.number)), "{page}");
+    let r = support::http().get(format!("{app}/licences/{}/pdf", licence.number)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let pdf = r.bytes().await.unwrap().to_vec();
+    let sdk = relying_party_sdk::signing::SigningClient::new(idp.base.parse().unwrap(), support::http());
+    let v = sdk.verify_pdf(None, &pdf).await.unwrap();
+    assert!(v.valid, "{v:?}");
+    assert_eq!(v.agency.as_deref(), Some(client_id.as_str()));
+    assert_eq!(v.signer.as_deref(), Some("e-business"));
+    assert_eq!(v.certificate_status.as_deref(), Some("good"));
+    for shown in [licence.number.as_str(), "Pema Trading", "Import/export trade licence", "Paro"] {
+        assert!(pdf.windows(shown.len()).any(|w| w == shown.as_bytes()), "the PDF shows {shown}");
+    }
+    assert!(!pdf.windows(PEMA.len()).any(|w| w == PEMA.as_bytes()), "no CID on the licence");
+    let mut changed = pdf.clone();
+    let at = pdf.windows(5).position(|w| w == b"Pema ").unwrap();
+    changed[at] = b'p';
+    assert!(!sdk.verify_pdf(None, &changed).await.unwrap().valid, "a changed licence does not verify");
+    assert_eq!(anon.get("/licences/BL-2025-0000000000/pdf").await.0, 404);
+    assert_eq!(anon.get("/licences/nonsense/pdf").await.0, 404);
+    assert_eq!(ebiz.retry_pending(idp::domain::now()).await.unwrap(), 0, "nothing left to seal");
+    // A licence left unsealed (the identity provider was unreachable at approval, or it was
+    // issued before sealing existed): the page says so, there is no PDF, and the retry seals it.
+    sqlx::query("UPDATE licences SET pdf = NULL, sealed_at = NULL, seal_error = 'unreachable' WHERE number = $1")
+        .bind(&licence.number)
+        .execute(ebiz.db().pool())
+        .await
+        .unwrap();
+    let (_, _, page) = anon.get(&format!("/licences/{}", licence.number)).await;
+    assert!(page.contains("being prepared") && !page.contains("/pdf\""), "{page}");
+    assert_eq!(anon.get(&format!("/licences/{}/pdf", licence.number)).await.0, 404);
+    assert_eq!(ebiz.retry_pending(idp::domain::now()).await.unwrap(), 0);
+    let again = store::licence_by_number(ebiz.db(), &licence.number).await.unwrap().unwrap();
+    assert!(again.sealed && again.seal_error.is_empty(), "{}", again.seal_error);
+    let r = support::http().get(format!("{app}/licences/{}/pdf", licence.number)).send().await.unwrap();
+    assert!(sdk.verify_pdf(None, &r.bytes().await.unwrap()).await.unwrap().valid);
 
     // A third application, signed; then its stored bytes are changed (by someone with access to
     // the database). The signature no longer verifies and the application cannot be approved.

@@ -2,14 +2,17 @@
 //! national_id`): a principal enrols a child with a guardian; a teacher records marks and
 //! corrects one; bad input is refused clearly and changes nothing; a teacher of another school
 //! (and a teacher asking for a principal's action) gets 403 and an audit entry; the principal
-//! issues a report card that anyone with its number can verify; the guardian logs in and sees
-//! the child's marks and who recorded and changed them; the agency API
+//! issues a report card that anyone with its number can verify; the card is a PDF sealed by
+//! EMIS's seal (sealed later by the retry when the identity provider could not seal it at
+//! issue), which the guardian downloads and Drukyul ID verifies (a changed byte does not), and
+//! which nobody else can download; the guardian logs in and sees the child's marks and who
+//! recorded and changed them; the agency API
 //! (`GET /api/students/{cid}/enrolment`) answers only a caller with `emis.enrolment`; a
 //! transfer ends one enrolment and starts another. SQLite and PostgreSQL.
 
 use agency_kit::audit;
 use emis::domain::{self, Cid};
-use idp::domain::client::{RedirectUri, Scope};
+use idp::domain::client::{GrantType, RedirectUri, Scope};
 use relying_party_sdk::{ClientAuth, ClientSecret, Provider, ProviderOptions, ServiceClient};
 use serde_json::Value;
 
@@ -105,12 +108,14 @@ async fn emis_story(backend: Backend) {
     let mut guardian = persons.pop().unwrap();
     let mut principal = persons.pop().unwrap();
 
-    // EMIS is registered (with the CID released under national_id) and started in-process.
+    // EMIS is registered (with the CID released under national_id; client credentials with the
+    // scope seal, for its seal on the report cards) and started in-process.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = format!("http://localhost:{}", listener.local_addr().unwrap().port());
     let mut meta = citizen::web_client(&format!("{app}/auth/callback"));
     meta.client_name = "EMIS".into();
-    meta.scope = Scope::parse("openid profile national_id").unwrap();
+    meta.scope = Scope::parse("openid profile national_id seal").unwrap();
+    meta.grant_types.push(GrantType::ClientCredentials);
     meta.allow_national_id = true;
     meta.post_logout_redirect_uris = vec![RedirectUri::parse(&format!("{app}/")).unwrap()];
     let (client_id, secret) = support::register(&idp, meta).await;
@@ -119,12 +124,13 @@ async fn emis_story(backend: Backend) {
         public_url: app.clone(),
         database_url: Some(emis_db.url.clone()),
         issuer: idp.base.clone(),
-        client_id,
+        client_id: client_id.clone(),
         client_secret: secret,
         ..emis::Config::default()
     };
-    let (router, db) = emis::build(&cfg).await.unwrap();
-    let running = agency_kit::server::spawn(router, listener).unwrap();
+    let emis_app = emis::App::build(&cfg).await.unwrap();
+    let db = emis_app.db().clone();
+    let running = agency_kit::server::spawn(emis_app.router(), listener).unwrap();
     // The operator's commands: `emis staff add CID --role principal --school THI-LMSS --name ...`.
     let now = agency_kit::now();
     let year = domain::current_year(now).unwrap().to_string();
@@ -301,6 +307,19 @@ async fn emis_story(backend: Backend) {
         assert!(card.contains(says), "{says}: {card}");
     }
     assert!(!card.contains(CHILD), "the public page never shows the CID");
+    // The identity provider has no CA yet, so it could not seal the card: the card stands, the
+    // error is recorded, and the retry seals it once the CA is there.
+    let stored = domain::report_card(&db, &number).await.unwrap().unwrap();
+    assert!(!stored.sealed && stored.seal_error.contains("no CA"), "{}", stored.seal_error);
+    assert!(card.contains("being prepared"), "{card}");
+    assert!(domain::pdf(&db, &number).await.unwrap().is_none());
+    assert_eq!(emis_app.retry_pending(agency_kit::now()).await.unwrap(), 1, "still no CA");
+    idp::pki::init(idp.state(), idp::domain::now()).await.unwrap();
+    assert_eq!(emis_app.retry_pending(agency_kit::now()).await.unwrap(), 0);
+    let stored = domain::report_card(&db, &number).await.unwrap().unwrap();
+    assert!(stored.sealed && stored.seal_error.is_empty(), "{}", stored.seal_error);
+    let card = http.get(format!("{app}{first}")).send().await.unwrap().text().await.unwrap();
+    assert!(card.contains("A PDF of this card sealed by EMIS exists"), "{card}");
     for bad in ["RC-2025-0000000000", "rc-<x>"] {
         let r = http.get(format!("{app}/report-cards/{bad}")).send().await.unwrap();
         assert_eq!(r.status(), 404, "{bad}");
@@ -316,8 +335,11 @@ async fn emis_story(backend: Backend) {
         old.contains("Not valid: superseded") && old.contains(second.trim_start_matches("/report-cards/")),
         "{old}"
     );
+    assert!(old.contains("A PDF of this card sealed by EMIS exists"), "a superseded card keeps its PDF: {old}");
     let new = http.get(format!("{app}{second}")).send().await.unwrap().text().await.unwrap();
     assert!(new.contains("Valid.") && new.contains("<td>80</td>"), "{new}");
+    let second_number = second.trim_start_matches("/report-cards/").to_string();
+    assert!(domain::report_card(&db, &second_number).await.unwrap().unwrap().sealed, "sealed at issue now");
 
     // The guardian logs in with her passkey and sees the child's record and who changed it.
     let (s, page) = guardian.open(&format!("{app}/me")).await;
@@ -340,6 +362,54 @@ async fn emis_story(backend: Backend) {
     ] {
         assert!(page.contains(says), "{says}: {page}");
     }
+    // The guardian downloads the card as a PDF sealed by EMIS: Drukyul ID verifies it and names
+    // EMIS's client as the sealing agency; the same PDF with one changed byte does not verify.
+    let pdf_url = format!("{app}{second}/pdf");
+    assert!(page.contains(&format!("{second}/pdf")), "the download is linked: {page}");
+    let r = guardian.b.http.get(&pdf_url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let pdf = r.bytes().await.unwrap().to_vec();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let sdk = relying_party_sdk::signing::SigningClient::new(idp.base.parse().unwrap(), support::http());
+    let v = sdk.verify_pdf(None, &pdf).await.unwrap();
+    assert!(v.valid, "{v:?}");
+    assert_eq!(v.agency.as_deref(), Some(client_id.as_str()));
+    assert_eq!(v.signer.as_deref(), Some("EMIS"));
+    assert_eq!(v.certificate_status.as_deref(), Some("good"));
+    for shows in [&second_number as &str, "Tashi Dema", "Lungtenzampa Middle Secondary School", "Mathematics"] {
+        assert!(pdf.windows(shows.len()).any(|w| w == shows.as_bytes()), "the PDF shows {shows}");
+    }
+    assert!(!pdf.windows(CHILD.len()).any(|w| w == CHILD.as_bytes()), "no CID on the card");
+    let mut changed = pdf.clone();
+    let at = pdf.windows(5).position(|w| w == b"Tashi").unwrap();
+    changed[at] = b't';
+    assert!(!sdk.verify_pdf(None, &changed).await.unwrap().valid, "a changed card does not verify");
+    // The superseded card keeps its sealed PDF (what was issued; the public page says superseded).
+    let r = guardian.b.http.get(format!("{app}{first}/pdf")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(sdk.verify_pdf(None, &r.bytes().await.unwrap()).await.unwrap().valid);
+    // Nobody else downloads it: a logged-in teacher (not the student or a guardian) gets the
+    // same 404 as for a number that does not exist, and the attempt is audited; without a login
+    // the browser is sent to log in.
+    let (s, _, body) = teacher.b.get(&pdf_url).await;
+    assert_eq!(s, 404, "{body}");
+    let (s2, _, body2) = teacher.b.get(&format!("{app}/report-cards/RC-2025-00000000000000000000/pdf")).await;
+    assert_eq!(s2, 404);
+    assert_eq!(
+        body.replace(&second_number, ""),
+        body2.replace("RC-2025-00000000000000000000", ""),
+        "indistinguishable"
+    );
+    let refused = audit::with_action(&db, "report_card_download_refused", 10).await.unwrap();
+    assert_eq!(refused.len(), 1);
+    assert!(
+        refused[0].flagged && refused[0].actor == format!("citizen:{TEACHER}") && refused[0].subject == child.subject()
+    );
+    let r = http.get(&pdf_url).send().await.unwrap();
+    assert_eq!(r.status(), 303, "no login, no PDF");
+    assert!(r.headers()["location"].to_str().unwrap().contains("/authorize"));
+
     // The teacher is no student or guardian: nothing to see, and nobody else's record.
     let (s, page) = teacher.open(&format!("{app}/me")).await;
     assert_eq!(s, 200);

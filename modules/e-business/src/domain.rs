@@ -259,29 +259,22 @@ pub fn check_note(note: &str, required: bool) -> Result<String> {
 
 // ---- the signature ----
 
-/// The identity provider's verification of a detached signature (`POST /sign/verify`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verification {
-    /// Whether the signature is valid for the document's digest.
-    pub valid: bool,
-    /// Why not.
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// The signer's name (the certificate's common name).
-    #[serde(default)]
-    pub signer: Option<String>,
-    /// The signer's CID (told to clients allowed national identifiers only).
-    #[serde(default)]
-    pub cid: Option<String>,
-    /// The signing certificate's serial.
-    #[serde(default)]
-    pub certificate_serial: Option<String>,
-    /// The trusted signing time (the timestamp's).
-    #[serde(default)]
-    pub signing_time: Option<i64>,
-    /// The certificate's status at the signing time (`good`, `revoked later, ...`, ...).
-    #[serde(default)]
-    pub certificate_status: Option<String>,
+/// What Drukyul ID found checking a signature: the SDK's answer of `POST /sign/verify`.
+pub use relying_party_sdk::signing::Verification;
+
+/// A verification that found nothing valid, with `reason` (no signature to check, or a stored
+/// answer that cannot be read).
+pub fn unverified(reason: &str) -> Verification {
+    Verification {
+        valid: false,
+        reason: Some(reason.to_owned()),
+        signer: None,
+        cid: None,
+        agency: None,
+        certificate_serial: None,
+        signing_time: None,
+        certificate_status: None,
+    }
 }
 
 /// Proof that a signature was judged good for an application: made only by [`judge`].

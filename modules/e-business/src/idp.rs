@@ -1,11 +1,11 @@
-//! The module's calls to Drukyul ID about signatures, with its own client-credentials token
-//! (scope `sign`, audience the identity provider itself): opening a signing request for an
-//! application document (the SDK's [`SigningClient`]), collecting its outcome, and verifying a
-//! stored signature against the stored bytes (`POST /sign/verify`, which names the signer's CID
-//! to this client because it is registered to receive national identifiers).
+//! The module's calls to Drukyul ID about signatures, all through the SDK's [`SigningClient`]
+//! with the module's own client-credentials token (audience the identity provider itself):
+//! opening a signing request for an application document and collecting its outcome (scope
+//! `sign`), verifying a stored signature against the stored bytes (`POST /sign/verify`, which
+//! names the signer's CID to this client because it is registered to receive national
+//! identifiers), and sealing the licences the Ministry issues with its own seal (scope `seal`).
 
 use agency_kit::{Error, Result};
-use base64::Engine;
 use relying_party_sdk::{
     ServiceClient,
     signing::{CreatedRequest, Document, Outcome, SignRequest, SigningClient, SigningError},
@@ -16,15 +16,14 @@ use crate::domain::{Cid, Verification};
 
 /// The scope of the identity provider's signing API.
 pub const SIGN_SCOPE: &str = "sign";
-/// The largest verification answer read.
-const MAX_ANSWER: usize = 64 * 1024;
+/// The scope of the agency's own seal.
+pub const SEAL_SCOPE: &str = "seal";
 
 /// The signing API client.
 #[derive(Clone, Debug)]
 pub struct Signatures {
     service: ServiceClient,
     signing: SigningClient,
-    http: reqwest::Client,
     issuer: String,
     return_url: Url,
 }
@@ -45,13 +44,7 @@ impl Signatures {
             .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
         let base = Url::parse(issuer).map_err(|e| Error::Config(format!("issuer: {e}")))?;
         let return_url = Url::parse(return_url).map_err(|e| Error::Config(format!("return URL: {e}")))?;
-        Ok(Self {
-            service,
-            signing: SigningClient::new(base, http.clone()),
-            http,
-            issuer: issuer.to_owned(),
-            return_url,
-        })
+        Ok(Self { service, signing: SigningClient::new(base, http), issuer: issuer.to_owned(), return_url })
     }
 
     async fn token(&self, now: i64) -> Result<String> {
@@ -76,31 +69,28 @@ impl Signatures {
     }
 
     /// Verifies the detached CMS `signature` over `document` now. A signature the provider
-    /// cannot parse is an invalid one, not an error.
+    /// cannot parse (it answers 400) is an invalid one, not an error.
     pub async fn verify(&self, signature: &[u8], document: &[u8], now: i64) -> Result<Verification> {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let body = serde_json::json!({
-            "signature": b64.encode(signature),
-            "digest": crate::domain::sha256_hex(document),
-        });
-        let url = format!("{}/sign/verify", self.issuer.trim_end_matches('/'));
-        let resp =
-            self.http.post(url).bearer_auth(self.token(now).await?).json(&body).send().await.map_err(upstream)?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(upstream)?;
-        if bytes.len() > MAX_ANSWER {
-            return Err(upstream("the answer is too large"));
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, document).as_ref());
+        match self.signing.verify(Some(&self.token(now).await?), signature, sha256).await {
+            Ok(v) => Ok(v),
+            Err(SigningError::Refused { status: 400, description }) => Ok(crate::domain::unverified(&description)),
+            Err(e) => Err(upstream(e)),
         }
-        if status == reqwest::StatusCode::BAD_REQUEST {
-            let why = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("error_description").and_then(|d| d.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| "not a signature".into());
-            return Ok(Verification { valid: false, reason: Some(why), ..Verification::default() });
-        }
-        if !status.is_success() {
-            return Err(upstream(format!("verification answered {status}")));
-        }
-        serde_json::from_slice(&bytes).map_err(|e| upstream(format!("unexpected verification answer: {e}")))
+    }
+
+    /// Seals `pdf` in place with the Ministry's own seal (PAdES, the signature field "Seal"
+    /// with `reason`); `title` is what Drukyul ID's audit log records.
+    pub async fn seal_pdf(&self, title: &str, reason: &str, pdf: &[u8], now: i64) -> Result<Vec<u8>> {
+        let token = self
+            .service
+            .token(SEAL_SCOPE, Some(&self.issuer), now)
+            .await
+            .map_err(|e| Error::Upstream(format!("no seal token: {e}")))?;
+        self.signing
+            .seal_pdf(&token, title, reason, pdf, now)
+            .await
+            .map_err(|e| Error::Upstream(format!("sealing: {e}")))
     }
 }

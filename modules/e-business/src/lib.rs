@@ -2,7 +2,8 @@
 //!
 //! An agency application of the Ministry of Industry, Commerce and Employment on Drukyul ID,
 //! built only on the `relying-party-sdk` (login with `openid profile national_id`, sessions,
-//! the bearer-token extractor, the client-credentials client and the signing client) and the
+//! the bearer-token extractor, the client-credentials client and the signing client, which
+//! also seals and verifies) and the
 //! `agency-kit` (its own database — SQLite by default, PostgreSQL by configuration —, audit
 //! log, staff roles, page layout and server layers).
 //!
@@ -21,7 +22,8 @@
 //!   the module's own client-credentials token with scope `sign`); the applicant approves with
 //!   their passkey at Drukyul ID (which requires a digital ID enrolled at a centre,
 //!   `urn:drukyul:loa:high`) and comes back to `/signed`. The module collects the CAdES-B-T
-//!   signature, has Drukyul ID verify it over the stored bytes (`POST /sign/verify`), and
+//!   signature, has Drukyul ID verify it over the stored bytes (`POST /sign/verify`, through
+//!   the SDK's `SigningClient::verify`), and
 //!   accepts it only when valid, the certificate good at the signing time, and the signer's CID
 //!   the applicant's ([`domain::judge`]); only then does the application go to review.
 //!   A refusal, an expiry or a signature that does not verify is told to the applicant, and
@@ -35,6 +37,15 @@
 //! - **Licences**: an approval issues a licence (number `BL-<year>-<10 hex>`, validity from
 //!   its type) with a public verification page `/licences/{number}` (business, type,
 //!   dzongkhag, validity, state; no CID) and a QR code to it rendered as SVG on the server.
+//! - **Sealed licences** ([`seal`]): at approval the licence is rendered as a one-page PDF
+//!   (what the public page says, and a QR code to it) and sealed with the Ministry's own seal
+//!   certificate at Drukyul ID (`POST /sign/seal`, the SDK's `SigningClient::seal_pdf`, the
+//!   same client's token with the scope `seal`). Anyone downloads it at
+//!   `/licences/{number}/pdf` and checks the seal with a PDF reader that trusts the Drukyul ID
+//!   root (or `SigningClient::verify_pdf`, which names this client as `agency`); whether it is
+//!   still in force, the public page says. If the identity provider cannot seal at approval,
+//!   the licence stands, the error is recorded, and a retry loop ([`App::retry_pending`], every
+//!   minute under `e-business serve`) seals it.
 //! - **The single window**: a holder of an active import/export licence files a clearance
 //!   declaration (direction, HS code of 6 to 10 digits, goods, quantity and unit, value in
 //!   ngultrum, country, customs office); a `customs_officer` of that office clears or holds it
@@ -48,7 +59,8 @@
 //!
 //! Not yet: licence renewal, amendment and revocation by the office (the `revoked` column and
 //! the public page's "revoked" state are there), fees and payment, attachments (premises
-//! photos, NOC from the dzongkhag), the licence itself as a PDF signed by the Ministry, the
+//! photos, NOC from the dzongkhag), a new sealed PDF when a licence is amended (there is no
+//! amendment yet), Dzongkha text on the PDF (the kit's standard fonts print it as `?`), the
 //! clearance as a signed document or its exchange with the customs system (ASYCUDA), HS codes
 //! checked against the tariff schedule (only their form is checked), and the holder's CID in
 //! the agency API (left out until an agency needs it and the privacy case is made).
@@ -58,10 +70,11 @@ pub mod catalogue;
 pub mod domain;
 pub mod idp;
 pub mod licensing;
+pub mod seal;
 pub mod store;
 mod web;
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use agency_kit::{
     Error, Result,
@@ -277,7 +290,12 @@ impl App {
             rp.provider().issuer(),
             &format!("{}/signed", cfg.base()),
         )?;
-        let agency = Agency { db, catalogue: Arc::new(catalogue), signatures: Arc::new(signatures) };
+        let agency = Agency {
+            db,
+            catalogue: Arc::new(catalogue),
+            signatures: Arc::new(signatures),
+            public_url: cfg.base().to_owned(),
+        };
         Ok(Self { agency, rp, public_url: cfg.base().to_owned() })
     }
 
@@ -299,4 +317,29 @@ impl App {
     pub fn agency(&self) -> &Agency {
         &self.agency
     }
+
+    /// Seals every licence left unsealed (the identity provider was unreachable when it was
+    /// issued) once; how many are still unsealed.
+    pub async fn retry_pending(&self, now: i64) -> Result<usize> {
+        seal::seal_pending(&self.agency, now).await
+    }
+
+    /// Runs [`App::retry_pending`] every [`RETRY_EVERY`] in the background, for as long as the
+    /// runtime lives (`e-business serve` starts it).
+    pub fn spawn_retry_loop(&self) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RETRY_EVERY).await;
+                match app.retry_pending(agency_kit::now()).await {
+                    Ok(0) => {}
+                    Ok(left) => tracing::warn!(left, "licences still unsealed"),
+                    Err(e) => tracing::warn!(error = %e, "sealing the pending licences failed"),
+                }
+            }
+        });
+    }
 }
+
+/// How often the retry loop seals the licences left unsealed.
+pub const RETRY_EVERY: Duration = Duration::from_secs(60);

@@ -31,8 +31,10 @@ pub struct Agency {
     pub db: Db,
     /// Licence types and customs offices.
     pub catalogue: Arc<Catalogue>,
-    /// Drukyul ID's signing service.
+    /// Drukyul ID's signing service (and the Ministry's seal).
     pub signatures: Arc<Signatures>,
+    /// The module's public base URL, which the licences' QR codes point into.
+    pub public_url: String,
 }
 
 fn random_hex(bytes: usize) -> Result<String> {
@@ -187,7 +189,7 @@ pub struct Review {
 pub async fn reverify(ag: &Agency, app: &Application, now: i64) -> Result<Review> {
     let Some(sig) = app.signature.as_deref() else {
         let judged = Err("The application is not signed.".into());
-        return Ok(Review { verification: Verification::default(), judged });
+        return Ok(Review { verification: domain::unverified("The application is not signed."), judged });
     };
     let sig = base64::engine::general_purpose::STANDARD
         .decode(sig)

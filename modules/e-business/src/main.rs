@@ -25,10 +25,12 @@ Settings (TOML keys; each also as EBIZ_<KEY>, e.g. EBIZ_CLIENT_SECRET):
   client_secret    its secret, or client_key_file (PKCS#8 PEM, ES256) + client_key_id
   licence_types    a licence-types file instead of the built-in one (see `e-business licence-types`)
 
-Register the client first (one client logs citizens in, asks them to sign, and verifies):
+Register the client first (one client logs citizens in, asks them to sign, verifies, and seals
+the licences it issues with its own seal, which names it: O=<client name>):
   idp client add --name e-business --grant authorization_code --grant refresh_token \\
     --grant client_credentials --redirect-uri {PUBLIC_URL}/auth/callback \\
-    --redirect-uri {PUBLIC_URL}/signed --scope \"openid profile national_id sign\" --allow-national-id
+    --redirect-uri {PUBLIC_URL}/signed --scope \"openid profile national_id sign seal\" --allow-national-id
+A licence the identity provider cannot seal when issued stays valid; a retry every minute seals it.
 Agencies that look licences up get a client_credentials client with scope ebiz.licences and
 resource {PUBLIC_URL}/api.";
 
@@ -105,6 +107,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             agency_kit::server::init_logging();
             let _ = rustls::crypto::ring::default_provider().install_default();
             let app = e_business::App::build(&cfg).await.map_err(e)?;
+            app.spawn_retry_loop();
             agency_kit::server::run(app.router(), cfg.listen).await.map_err(|e| e.to_string())
         }
         Command::Migrate => {

@@ -81,7 +81,8 @@ fn application(r: &sqlx::any::AnyRow) -> Result<Application> {
         signature: r.try_get("signature")?,
         signer_name: r.try_get("signer_name")?,
         signed_at: r.try_get("signed_at")?,
-        verification: serde_json::from_str(&verification).unwrap_or_default(),
+        verification: serde_json::from_str(&verification)
+            .unwrap_or_else(|_| crate::domain::unverified("not verified yet")),
         decided_by: r.try_get("decided_by")?,
         decision_note: r.try_get("decision_note")?,
         decided_at: r.try_get("decided_at")?,
@@ -322,6 +323,12 @@ pub struct Licence {
     /// Withdrawn.
     #[serde(skip)]
     pub revoked: bool,
+    /// Whether its PDF sealed by the Ministry is there ([`licence_pdf`]).
+    #[serde(skip)]
+    pub sealed: bool,
+    /// Why it is not sealed yet, if sealing failed (for the operator).
+    #[serde(skip)]
+    pub seal_error: String,
 }
 
 impl Licence {
@@ -332,7 +339,7 @@ impl Licence {
 }
 
 const LICENCE_COLUMNS: &str = "number, application_id, licence_type, licence_title, holder_cid, holder_name, \
-business_name, dzongkhag, trade, trade_direction, issued_by, issued_at, valid_until, revoked";
+business_name, dzongkhag, trade, trade_direction, issued_by, issued_at, valid_until, revoked, sealed_at, seal_error";
 
 fn licence(r: &sqlx::any::AnyRow) -> Result<Licence> {
     Ok(Licence {
@@ -350,6 +357,8 @@ fn licence(r: &sqlx::any::AnyRow) -> Result<Licence> {
         issued_at: r.try_get("issued_at")?,
         valid_until: r.try_get("valid_until")?,
         revoked: r.try_get::<i64, _>("revoked")? != 0,
+        sealed: r.try_get::<Option<i64>, _>("sealed_at")?.is_some(),
+        seal_error: r.try_get("seal_error")?,
     })
 }
 
@@ -381,6 +390,39 @@ pub async fn licences_of(db: &Db, cid: &str) -> Result<Vec<Licence>> {
     .fetch_all(db.pool())
     .await?;
     rows.iter().map(licence).collect()
+}
+
+/// The sealed PDF of licence `number`, once it is sealed.
+pub async fn licence_pdf(db: &Db, number: &str) -> Result<Option<Vec<u8>>> {
+    let row = sqlx::query("SELECT pdf FROM licences WHERE number = $1 AND sealed_at IS NOT NULL")
+        .bind(number)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|r| r.try_get::<Vec<u8>, _>("pdf")).transpose()?)
+}
+
+/// Records the outcome of sealing licence `number`: the sealed PDF (kept once made: a licence
+/// is sealed at most once), or why not.
+pub async fn record_licence_seal(db: &Db, number: &str, pdf: Option<&[u8]>, error: &str, now: i64) -> Result<()> {
+    let q = match pdf {
+        Some(pdf) => sqlx::query(
+            "UPDATE licences SET pdf = $1, sealed_at = $2, seal_error = '' WHERE number = $3 AND sealed_at IS NULL",
+        )
+        .bind(pdf.to_vec())
+        .bind(now),
+        None => sqlx::query("UPDATE licences SET seal_error = $1 WHERE number = $2 AND sealed_at IS NULL")
+            .bind(error.to_owned()),
+    };
+    q.bind(number).execute(db.pool()).await?;
+    Ok(())
+}
+
+/// Licences not sealed yet, oldest first (at most 100 a round).
+pub async fn unsealed_licences(db: &Db) -> Result<Vec<String>> {
+    let rows = sqlx::query("SELECT number FROM licences WHERE sealed_at IS NULL ORDER BY issued_at, number LIMIT 100")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("number")?)).collect()
 }
 
 // ---- clearances ----

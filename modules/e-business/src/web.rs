@@ -53,6 +53,7 @@ pub fn routes(state: Agency, public_url: String) -> Router {
         .route("/licences", get(find_licence))
         .route("/licences/{number}", get(licence_page))
         .route("/licences/{number}/qr.svg", get(licence_qr))
+        .route("/licences/{number}/pdf", get(licence_pdf))
         .route("/clearances", get(my_clearances))
         .route("/clearances/new", get(clearance_page).post(file_clearance))
         .route("/customs/clearances/{id}", get(customs_clearance))
@@ -614,7 +615,10 @@ async fn decide(
     let now = now();
     let (_, officer, app) = as_officer(&ag, &c, &id, now).await?;
     let decision = Decision::parse(&f.decision)?;
-    licensing::decide(&ag, &app, &officer, decision, &f.note, now).await?;
+    if let Some(number) = licensing::decide(&ag, &app, &officer, decision, &f.note, now).await? {
+        // A failure is recorded on the licence and retried by the retry loop; the licence stands.
+        crate::seal::seal(&ag, &number, now).await?;
+    }
     Ok(Redirect::to(&format!("/office/applications/{id}")).into_response())
 }
 
@@ -657,7 +661,7 @@ async fn licence_page(State(ag): State<Agency>, Path(number): Path<String>) -> R
          <tr><th scope=\"row\">Licence</th><td>{}</td></tr><tr><th scope=\"row\">Dzongkhag</th><td>{}</td></tr>\
          <tr><th scope=\"row\">Issued</th><td>{}</td></tr><tr><th scope=\"row\">Valid until</th><td>{}</td></tr>\
          <tr><th scope=\"row\">Status</th><td>{}</td></tr></table>\
-         <p><img src=\"/licences/{0}/qr.svg\" width=\"160\" height=\"160\" alt=\"QR code linking to this verification page\"></p>",
+         <p><img src=\"/licences/{0}/qr.svg\" width=\"160\" height=\"160\" alt=\"QR code linking to this verification page\"></p>{}",
         esc(&l.number),
         esc(&l.business_name),
         esc(&l.licence_title),
@@ -665,8 +669,35 @@ async fn licence_page(State(ag): State<Agency>, Path(number): Path<String>) -> R
         esc(&date(l.issued_at)),
         esc(&date(l.valid_until)),
         state.as_str(),
+        if l.sealed {
+            format!(
+                "<p><a href=\"/licences/{}/pdf\">The licence as a PDF sealed by the Ministry</a> (any PDF reader that \
+                 trusts the Drukyul ID root checks its seal; this page says whether it is still in force).</p>",
+                esc(&l.number)
+            )
+        } else {
+            "<p>The sealed PDF of this licence is being prepared.</p>".to_owned()
+        },
     );
     Ok(Page::new("Licence verification").html(&html))
+}
+
+/// The sealed PDF of a licence: as public as its verification page (the number is what the
+/// holder shows), and it says no more than that page.
+async fn licence_pdf(State(ag): State<Agency>, Path(number): Path<String>) -> Result<Response> {
+    let missing = || Error::NotFound("No sealed licence has this number.".into());
+    if !domain::is_licence_number(&number) {
+        return Err(missing());
+    }
+    let pdf = store::licence_pdf(&ag.db, &number).await?.ok_or_else(missing)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{number}.pdf\"")),
+        ],
+        pdf,
+    )
+        .into_response())
 }
 
 /// The QR code printed on the licence: this verification page's address, as SVG.

@@ -147,6 +147,7 @@ fn good_verification() -> Verification {
         reason: None,
         signer: Some("Pema Choden".into()),
         cid: Some(APPLICANT.into()),
+        agency: None,
         certificate_serial: Some("0a1b".into()),
         signing_time: Some(NOW),
         certificate_status: Some("good".into()),
@@ -176,7 +177,7 @@ fn only_the_applicants_good_signature_is_accepted() {
         ),
         (Verification { certificate_status: None, ..good_verification() }, "not good"),
         (Verification { signing_time: None, ..good_verification() }, "no trusted signing time"),
-        (Verification::default(), "does not verify"),
+        (e_business::domain::unverified("not a signature"), "does not verify for this application: not a signature"),
     ] {
         let e = judge(&v, &applicant).unwrap_err();
         assert!(e.contains(why), "{why}: {e}");

@@ -31,7 +31,20 @@
 //! - **Report cards**: the principal issues one for a student's term; it keeps the marks as
 //!   issued, its number (`RC-2025-…`, unguessable) opens a public verification page
 //!   (`/report-cards/{number}`: school, student, term, marks, valid or superseded by a later
-//!   card).
+//!   card, and whether a sealed PDF exists).
+//! - **Sealed report cards** ([`seal`]): at issue the card is rendered as a one-page PDF (school,
+//!   student, class, year, term, marks and average, number, a QR code to its public page) and
+//!   sealed by EMIS's own seal certificate at Drukyul ID (`POST /sign/seal` through the SDK's
+//!   `SigningClient::seal_pdf`; a client-credentials token with the scope `seal`, from
+//!   `service_client_id` or else the web client). Anyone can check the seal with a PDF reader
+//!   that trusts the Drukyul ID root, or with `SigningClient::verify_pdf` (which names the
+//!   client as `agency`). If the identity provider cannot seal at issue, the card stands, the
+//!   error is recorded, and a retry loop ([`App::retry_pending`], every minute) seals it. The
+//!   student and their guardians download it, logged in, at `/report-cards/{number}/pdf` (also
+//!   linked from `/me`); anyone else gets the same 404 as for an unknown number, and the refusal
+//!   is audited against the student. A superseded card keeps its PDF (its seal stays valid: it
+//!   is what was issued), and the public page says it is superseded; a card superseded before
+//!   it could be sealed is not sealed any more.
 //! - **Students and guardians see their records** (`/me`): a logged-in citizen sees their own
 //!   student record and those of the children whose guardian they are — enrolments, marks (and
 //!   who recorded them), report cards — and who at a school, or which agency, viewed, changed or
@@ -42,22 +55,24 @@
 //!   `{public_url}/api`, validated offline by the SDK (no token 401, another scope 403). Each
 //!   answer is audited against the student.
 //!
-//! Not yet: report cards as PDFs signed by the school (the agency seal is being added to the
-//! identity provider and the SDK; until then a card is a record with a verification page); the
+//! Not yet: a seal per school (every card carries EMIS's seal, with the school written on the
+//! card; the identity provider issues one seal per client); Dzongkha text on the PDF (the kit's
+//! PDFs use the standard fonts, so Dzongkha prints as `?` while the public page shows it); the
 //! child's name and date of birth checked against the civil registry (no registry look-up API
 //! for agencies yet); attendance, timetables, examinations board results (BCSE/BHSEC).
 #![forbid(unsafe_code)]
 
 pub mod domain;
+pub mod seal;
 mod web;
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use agency_kit::{
     Error, Result,
     db::{Db, Migrations},
 };
-use relying_party_sdk::{ClientAuth, ClientKey, ClientSecret, RelyingParty, SqlStore};
+use relying_party_sdk::{ClientAuth, ClientKey, ClientSecret, RelyingParty, ServiceClient, SqlStore};
 use serde::Deserialize;
 
 pub use web::routes;
@@ -94,6 +109,14 @@ pub struct Config {
     /// The key's `kid` as registered.
     #[serde(default)]
     pub client_key_id: Option<String>,
+    /// The client-credentials client whose seal is on the report cards (scope `seal`); when
+    /// not set, the web client's own credentials, which must then also be registered with the
+    /// `client_credentials` grant and the `seal` scope.
+    #[serde(default)]
+    pub service_client_id: Option<String>,
+    /// Its secret.
+    #[serde(default)]
+    pub service_client_secret: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -103,6 +126,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
+            .field("service_client_id", &self.service_client_id)
             .finish_non_exhaustive()
     }
 }
@@ -132,6 +156,8 @@ impl Default for Config {
             client_secret: None,
             client_key_file: None,
             client_key_id: None,
+            service_client_id: None,
+            service_client_secret: None,
         }
     }
 }
@@ -192,16 +218,76 @@ pub async fn relying_party(cfg: &Config, db: &Db) -> Result<RelyingParty> {
     RelyingParty::new(rp_cfg, store).await.map_err(|e| Error::Upstream(format!("identity provider: {e}")))
 }
 
-/// The whole application: EMIS's routes, the SDK's, the session layer and the kit's layers.
-pub fn app(db: Db, rp: &RelyingParty) -> axum::Router {
-    let routes = routes(web::AppState { db: db.clone() }).merge(rp.routes()).layer(rp.session_layer());
-    agency_kit::server::wrap(routes, db, "EMIS")
+/// The client whose seal goes on the report cards: the configured service client, else the
+/// web client's own credentials.
+fn seal_client(cfg: &Config, rp: &RelyingParty) -> Result<ServiceClient> {
+    match (&cfg.service_client_id, &cfg.service_client_secret) {
+        (Some(id), Some(secret)) => {
+            ServiceClient::new(rp.provider(), id, ClientAuth::SecretBasic(ClientSecret::new(secret.clone())))
+                .map_err(|e| Error::Config(format!("service client: {e}")))
+        }
+        (None, None) => Ok(rp.service_client().clone()),
+        _ => Err(Error::Config("set both service_client_id and service_client_secret (or neither)".into())),
+    }
 }
 
-/// Opens the database, connects to the identity provider and builds the application (for
-/// `main`, tests and the all-in-one demo).
+/// How often the retry loop seals the report cards left unsealed.
+pub const RETRY_EVERY: Duration = Duration::from_secs(60);
+
+/// The running application's parts.
+#[derive(Clone, Debug)]
+pub struct App {
+    state: web::AppState,
+    rp: RelyingParty,
+}
+
+impl App {
+    /// Opens the database, connects to the identity provider and prepares the sealer.
+    pub async fn build(cfg: &Config) -> Result<Self> {
+        let db = open_db(&cfg.database_url()).await?;
+        let rp = relying_party(cfg, &db).await?;
+        let sealer = seal::Sealer::new(seal_client(cfg, &rp)?, rp.provider().issuer(), cfg.base())?;
+        Ok(Self { state: web::AppState { db, sealer: Arc::new(sealer) }, rp })
+    }
+
+    /// The whole application: EMIS's routes, the SDK's, the session layer and the kit's layers.
+    pub fn router(&self) -> axum::Router {
+        let routes = routes(self.state.clone()).merge(self.rp.routes()).layer(self.rp.session_layer());
+        agency_kit::server::wrap(routes, self.state.db.clone(), "EMIS")
+    }
+
+    /// The module's database.
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// Seals every report card in force left unsealed (the identity provider was unreachable
+    /// when it was issued) once; how many are still unsealed.
+    pub async fn retry_pending(&self, now: i64) -> Result<usize> {
+        self.state.sealer.seal_pending(&self.state.db, now).await
+    }
+
+    /// Runs [`App::retry_pending`] every [`RETRY_EVERY`] in the background, for as long as the
+    /// runtime lives.
+    pub fn spawn_retry_loop(&self) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RETRY_EVERY).await;
+                match app.retry_pending(agency_kit::now()).await {
+                    Ok(0) => {}
+                    Ok(left) => tracing::warn!(left, "report cards still unsealed"),
+                    Err(e) => tracing::warn!(error = %e, "sealing the pending report cards failed"),
+                }
+            }
+        });
+    }
+}
+
+/// Builds the application (for `main`, tests and the all-in-one demo) and starts its retry
+/// loop; the router and the database.
 pub async fn build(cfg: &Config) -> Result<(axum::Router, Db)> {
-    let db = open_db(&cfg.database_url()).await?;
-    let rp = relying_party(cfg, &db).await?;
-    Ok((app(db.clone(), &rp), db))
+    let app = App::build(cfg).await?;
+    app.spawn_retry_loop();
+    Ok((app.router(), app.state.db.clone()))
 }

@@ -3,7 +3,8 @@
 //! Configuration, later wins: built-in defaults, the TOML file given by `--config` (or
 //! `./emis.toml` if present), then `EMIS_*` environment variables (`EMIS_LISTEN`,
 //! `EMIS_PUBLIC_URL`, `EMIS_DATABASE_URL`, `EMIS_DATA_DIR`, `EMIS_ISSUER`, `EMIS_CLIENT_ID`,
-//! `EMIS_CLIENT_SECRET`, `EMIS_CLIENT_KEY_FILE`, `EMIS_CLIENT_KEY_ID`).
+//! `EMIS_CLIENT_SECRET`, `EMIS_CLIENT_KEY_FILE`, `EMIS_CLIENT_KEY_ID`, `EMIS_SERVICE_CLIENT_ID`,
+//! `EMIS_SERVICE_CLIENT_SECRET`).
 #![forbid(unsafe_code)]
 
 use std::{path::PathBuf, process::ExitCode};
@@ -23,9 +24,14 @@ use figment::{
     after_help = "Configuration: --config FILE (TOML; default ./emis.toml if present) and EMIS_* \
 environment variables: EMIS_LISTEN (default 127.0.0.1:8083), EMIS_PUBLIC_URL (default http://localhost:8083), \
 EMIS_DATABASE_URL (default sqlite://data/emis.db; postgres://... for PostgreSQL), EMIS_DATA_DIR, EMIS_ISSUER \
-(default http://localhost:8080), EMIS_CLIENT_ID, EMIS_CLIENT_SECRET or EMIS_CLIENT_KEY_FILE + EMIS_CLIENT_KEY_ID.\n\
-Register the client at the identity provider first, e.g.:\n  idp client add --name EMIS --grant authorization_code \
---grant refresh_token --redirect-uri {PUBLIC_URL}/auth/callback --scope \"openid profile national_id\" --allow-national-id\n\
+(default http://localhost:8080), EMIS_CLIENT_ID, EMIS_CLIENT_SECRET or EMIS_CLIENT_KEY_FILE + EMIS_CLIENT_KEY_ID; \
+EMIS_SERVICE_CLIENT_ID + EMIS_SERVICE_CLIENT_SECRET: the client_credentials client whose seal (scope seal) is on \
+the report card PDFs (default: the web client's own credentials).\n\
+Register the client at the identity provider first; one client can log people in and seal the report cards, e.g.:\n  \
+idp client add --name EMIS --grant authorization_code --grant refresh_token --grant client_credentials \
+--redirect-uri {PUBLIC_URL}/auth/callback --scope \"openid profile national_id seal\" --allow-national-id\n\
+The seal names the client (O=<client name>), so name it as the cards should say. A report card the identity \
+provider cannot seal when issued (unreachable, no CA yet) stays valid and is sealed by a retry every minute.\n\
 Agencies calling GET {PUBLIC_URL}/api/students/CID/enrolment need a client_credentials client with the scope \
 emis.enrolment and --resource {PUBLIC_URL}/api."
 )]

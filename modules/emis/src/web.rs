@@ -3,7 +3,7 @@
 
 use agency_kit::{
     ApiError, Error, Result,
-    audit::Recorded,
+    audit::{self, Entry, Recorded},
     db::Db,
     staff::{self, StaffRole},
     web::{CsrfToken, Page, escape as esc},
@@ -11,18 +11,26 @@ use agency_kit::{
 use axum::{
     Form, Json, Router,
     extract::{Path, Query, State},
+    http::header,
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
 use relying_party_sdk::{AuthenticatedCitizen, Bearer, Citizen, MaybeCitizen, RequiredScopes};
 use serde::Deserialize;
 
-use crate::domain::{self, AcademicYear, Cid, Class, School, Subject, Term};
+use std::sync::Arc;
+
+use crate::{
+    domain::{self, AcademicYear, Cid, Class, School, Subject, Term},
+    seal::Sealer,
+};
 
 /// What the handlers share.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub(crate) db: Db,
+    /// Seals the report cards the principals issue.
+    pub(crate) sealer: Arc<Sealer>,
 }
 
 /// The scope another agency needs to ask about a student's enrolment.
@@ -46,6 +54,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/school/{code}/students/{cid}/end", post(end_enrolment))
         .route("/report-cards", get(find_report_card))
         .route("/report-cards/{number}", get(report_card_page))
+        .route("/report-cards/{number}/pdf", get(report_card_pdf))
         .route("/admin/staff", get(staff_page).post(add_staff))
         .route("/api/students/{cid}/enrolment", get(api_enrolment))
         .with_state(state)
@@ -193,22 +202,29 @@ fn marks_html(list: &[domain::MarkRow]) -> String {
     h
 }
 
-fn cards_html(list: &[domain::ReportCard]) -> String {
+/// The report cards; `downloads` adds the sealed PDFs' links (for the student and guardians,
+/// the only ones who may download them).
+fn cards_html(list: &[domain::ReportCard], downloads: bool) -> String {
     if list.is_empty() {
         return "<p class=\"muted\">No report cards issued yet.</p>".into();
     }
     let mut h = String::from(
-        "<table><thead><tr><th>Number</th><th>Year</th><th>Term</th><th>School</th><th>Issued</th><th>Status</th></tr>\
+        "<table><thead><tr><th>Number</th><th>Year</th><th>Term</th><th>School</th><th>Issued</th><th>Status</th><th>Sealed PDF</th></tr>\
          </thead><tbody>",
     );
     for c in list {
         h.push_str(&format!(
-            "<tr><td><a href=\"/report-cards/{n}\">{n}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><a href=\"/report-cards/{n}\">{n}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             c.year,
             esc(c.term_label()),
             esc(&c.school_name),
             esc(&when(c.issued_at)),
             if c.superseded_by.is_some() { "superseded" } else { "valid" },
+            match (c.sealed, downloads) {
+                (true, true) => format!("<a href=\"/report-cards/{}/pdf\">Download</a>", esc(&c.number)),
+                (true, false) => "sealed".to_owned(),
+                (false, _) => "being prepared".to_owned(),
+            },
             n = esc(&c.number),
         ));
     }
@@ -225,6 +241,8 @@ fn describe(e: &Recorded) -> (String, String) {
         format!("agency client {client}")
     } else if e.actor.starts_with("staff:") {
         format!("{} ({})", s("staff_name"), s("role"))
+    } else if e.action == "report_card_download_refused" {
+        "someone who is not the student or a guardian".into()
     } else {
         "someone without that role".into()
     };
@@ -262,6 +280,7 @@ fn describe(e: &Recorded) -> (String, String) {
             n("mark")
         ),
         "report_card_issued" => format!("issued report card {}", s("number")),
+        "report_card_download_refused" => format!("tried to download report card {} (refused)", s("number")),
         "enrolment_checked" => format!("checked whether the student is enrolled in {}", n("year")),
         "record_access_refused" => "tried to open the record, but the student is not enrolled there (refused)".into(),
         "role_denied" => format!(
@@ -310,7 +329,7 @@ async fn student_section(db: &Db, st: &domain::Student, heading: &str) -> Result
     h.push_str("<h3>Marks</h3>");
     h.push_str(&marks_html(&domain::marks(db, &cid).await?));
     h.push_str("<h3>Report cards</h3>");
-    h.push_str(&cards_html(&domain::report_cards_of(db, &cid).await?));
+    h.push_str(&cards_html(&domain::report_cards_of(db, &cid).await?, true));
     h.push_str(
         "<h3>Who looked at or changed this record</h3><p>Corrections of marks and refused attempts are marked.</p>",
     );
@@ -484,7 +503,7 @@ async fn student_page(
     html.push_str("<h2>Marks</h2>");
     html.push_str(&marks_html(&domain::marks(&s.db, &student_cid).await?));
     html.push_str("<h2>Report cards</h2>");
-    html.push_str(&cards_html(&domain::report_cards_of(&s.db, &student_cid).await?));
+    html.push_str(&cards_html(&domain::report_cards_of(&s.db, &student_cid).await?, false));
     let base = format!("/school/{}/students/{}", esc(&school.code), esc(student_cid.as_str()));
     // The newest current enrolment here fixes the class, hence the subjects offered.
     if let Some(here) = enrolments.iter().find(|e| e.active() && e.school == school.code) {
@@ -578,6 +597,8 @@ async fn issue_report_card(
     let year = AcademicYear::parse(&f.year, now)?;
     let term = Term::parse(&f.term)?;
     let card = domain::issue(&s.db, &principal, &school, &student_cid, year, term, now).await?;
+    // A failure is recorded on the card and retried by the retry loop; the card stands.
+    s.sealer.seal(&s.db, &card.number, now).await?;
     Ok(Redirect::to(&format!("/report-cards/{}", card.number)).into_response())
 }
 
@@ -666,7 +687,57 @@ async fn report_card_page(State(s): State<AppState>, Path(number): Path<String>)
         html.push_str(&format!("<tr><th scope=\"row\">Average</th><td>{avg:.1}</td></tr>"));
     }
     html.push_str("</tbody></table>");
+    html.push_str(match (card.sealed, card.superseded_by.is_some()) {
+        (true, _) => {
+            "<p>A PDF of this card sealed by EMIS exists: the student and their guardians download it after \
+             logging in, and any PDF reader that trusts the Drukyul ID root checks its seal.</p>"
+        }
+        (false, false) => "<p>The PDF sealed by EMIS is being prepared.</p>",
+        (false, true) => "<p>No sealed PDF was made of this card: it was superseded first.</p>",
+    });
     Ok(Page::new("Report card verification").html(&html))
+}
+
+/// The sealed PDF of a report card, for the student and their guardians only (logged in).
+/// Anyone else — and a number that does not exist, or a card not sealed yet — gets the same
+/// 404, so the answer does not tell whose card a number is; a refused attempt on an existing
+/// card is audited against the student (flagged), so the family sees it. (The public page
+/// shows the card's content to whoever has its number; the sealed file is what the family
+/// hands over, so it stays theirs.)
+async fn report_card_pdf(
+    State(s): State<AppState>,
+    AuthenticatedCitizen(c): AuthenticatedCitizen,
+    Path(number): Path<String>,
+) -> Result<Response> {
+    let missing = || Error::NotFound("You have no sealed report card with this number.".into());
+    if !domain::is_number(&number) {
+        return Err(missing());
+    }
+    let who = cid_of(&c)?;
+    let card = domain::report_card(&s.db, &number).await?.ok_or_else(missing)?;
+    let student = Cid::parse(&card.student_cid)?;
+    let family = who == student || domain::guardians(&s.db, &student).await?.iter().any(|g| g.cid == who.as_str());
+    if !family {
+        audit::record(
+            &s.db,
+            &Entry::new(format!("citizen:{who}"), "report_card_download_refused", student.subject())
+                .detail(serde_json::json!({"number": card.number}))
+                .flagged(),
+            agency_kit::now(),
+        )
+        .await?;
+        return Err(missing());
+    }
+    let pdf = domain::pdf(&s.db, &card.number).await?.ok_or_else(missing)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}.pdf\"", card.number)),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        pdf,
+    )
+        .into_response())
 }
 
 // ---- administrator ----

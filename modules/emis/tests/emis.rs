@@ -175,6 +175,10 @@ fn the_command_line() {
     let d = dir.path();
     let (ok, help) = run(d, &["--help"]);
     assert!(ok && help.contains("EMIS_DATABASE_URL") && help.contains("emis.enrolment"), "{help}");
+    assert!(
+        help.contains("EMIS_SERVICE_CLIENT_ID") && help.contains("national_id seal"),
+        "how to register the seal: {help}"
+    );
     let (ok, out) = run(d, &["migrate"]);
     assert!(ok, "{out}");
     assert!(d.join("data/emis.db").exists(), "SQLite in ./data by default");

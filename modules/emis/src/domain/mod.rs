@@ -21,7 +21,10 @@ pub use records::{
     children_of, current_enrolment, end_enrolment, enrol, enrolments, guardians, marks, record_mark, record_view,
     require_enrolled_here, roll, student,
 };
-pub use report_cards::{CardMark, ReportCard, average, is_number, issue, new_number, report_card, report_cards_of};
+pub use report_cards::{
+    CardMark, ReportCard, average, is_number, issue, new_number, pdf, record_seal, report_card, report_cards_of,
+    unsealed_cards,
+};
 pub use schools::{ImportReport, SEED_SCHOOLS, School, import_schools, parse_schools, school, schools, seed_schools};
 pub use values::{
     AcademicYear, Cid, Class, DZONGKHAGS, EndReason, Level, MAX_NAME, Mark, Relationship, SUBJECTS, Subject, Term,

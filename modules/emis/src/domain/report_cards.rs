@@ -55,6 +55,11 @@ pub struct ReportCard {
     pub issuer_name: String,
     /// The card that replaced it, if any.
     pub superseded_by: Option<String>,
+    /// Whether its PDF sealed by EMIS is there ([`pdf`]).
+    pub sealed: bool,
+    /// Why it is not sealed yet, if sealing failed (for the operator; never shown publicly).
+    #[serde(skip)]
+    pub seal_error: String,
 }
 
 impl ReportCard {
@@ -195,13 +200,15 @@ pub async fn issue(
         issued_at: now,
         issuer_name: principal.name.clone(),
         superseded_by: None,
+        sealed: false,
+        seal_error: String::new(),
     })
 }
 
 macro_rules! select_cards {
     () => {
         "SELECT number, student_cid, student_name, school, school_name, year, term, class, marks, issued_at, \
-         issuer_name, superseded_by FROM report_cards"
+         issuer_name, superseded_by, sealed_at, seal_error FROM report_cards"
     };
 }
 
@@ -220,6 +227,8 @@ fn card_row(r: &sqlx::any::AnyRow) -> Result<ReportCard> {
         issued_at: r.try_get("issued_at")?,
         issuer_name: r.try_get("issuer_name")?,
         superseded_by: r.try_get("superseded_by")?,
+        sealed: r.try_get::<Option<i64>, _>("sealed_at")?.is_some(),
+        seal_error: r.try_get("seal_error")?,
     })
 }
 
@@ -237,4 +246,41 @@ pub async fn report_cards_of(db: &Db, cid: &Cid) -> Result<Vec<ReportCard>> {
             .fetch_all(db.pool())
             .await?;
     rows.iter().map(card_row).collect()
+}
+
+/// The sealed PDF of report card `number`, once it is sealed.
+pub async fn pdf(db: &Db, number: &str) -> Result<Option<Vec<u8>>> {
+    let row = sqlx::query("SELECT pdf FROM report_cards WHERE number = $1 AND sealed_at IS NOT NULL")
+        .bind(number)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|r| r.try_get::<Vec<u8>, _>("pdf")).transpose()?)
+}
+
+/// Records the outcome of sealing `number`: the sealed PDF (kept once made: a card is sealed
+/// at most once), or why not.
+pub async fn record_seal(db: &Db, number: &str, pdf: Option<&[u8]>, error: &str, now: i64) -> Result<()> {
+    let q = match pdf {
+        Some(pdf) => sqlx::query(
+            "UPDATE report_cards SET pdf = $1, sealed_at = $2, seal_error = '' WHERE number = $3 AND sealed_at IS NULL",
+        )
+        .bind(pdf.to_vec())
+        .bind(now),
+        None => sqlx::query("UPDATE report_cards SET seal_error = $1 WHERE number = $2 AND sealed_at IS NULL")
+            .bind(error.to_owned()),
+    };
+    q.bind(number).execute(db.pool()).await?;
+    Ok(())
+}
+
+/// Report cards in force but not sealed yet, oldest first (at most 100 a round). A card
+/// superseded before it was sealed is left unsealed: nobody should be handed it any more.
+pub async fn unsealed_cards(db: &Db) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT number FROM report_cards WHERE sealed_at IS NULL AND superseded_by IS NULL \
+         ORDER BY issued_at, number LIMIT 100",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("number")?)).collect()
 }
