@@ -241,6 +241,8 @@ async fn run(cli: Cli) -> Res<()> {
     })
     .await
     .map_err(e("e-business"))?;
+    // e-business seals licences the IdP could not seal at once (EMIS's build starts its own).
+    ebiz.spawn_retry_loop();
     if first {
         step("staff roles in the modules");
         grant_staff(&cs, &epis_db, &emis_db, &ebiz).await?;
