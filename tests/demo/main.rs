@@ -400,7 +400,14 @@ async fn prepare_idp(state: &idp::app::AppState) -> Res<Prepared> {
     let reset = state.reset_passkeys(&officer_id, "demo", idp::domain::now()).await.map_err(e("officer"))?;
     activation.insert(0, (officer_name.to_owned(), reset.activation_code));
 
-    let cs_web = web_client("Integrated Citizen Services", &url(CITIZEN_SERVICES), "openid profile national_id")?;
+    // The web client also asks citizens to sign applications (client credentials, `sign`; the
+    // signing request returns to `/signed`, one of its redirect URIs).
+    let mut cs_web =
+        web_client("Integrated Citizen Services", &url(CITIZEN_SERVICES), "openid profile national_id sign")?;
+    cs_web.grant_types.push(GrantType::ClientCredentials);
+    cs_web
+        .redirect_uris
+        .push(RedirectUri::parse(&format!("{}/signed", url(CITIZEN_SERVICES))).map_err(e("redirect URI"))?);
     let mut cs_service = web_client(
         "Department of Civil Registration and Census",
         &url(CITIZEN_SERVICES),

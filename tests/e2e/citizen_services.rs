@@ -2,19 +2,23 @@
 //! parent logs in and registers a birth, an officer of the registrar's office approves, and the
 //! child exists in the civil registry with a new CID and in ePIS (running beside it, called with
 //! a client-credentials token for its API; a retry calls nothing twice). A death registration (after
-//! step-up to `loa:high`) closes the digital ID — the person can no longer log in — and stops
-//! their pension. Bad input changes nothing; a user without the role gets 403 and an audit
+//! step-up to `loa:high`) is a service the citizen signs: it reaches the office only once the
+//! applicant has signed it through the provider's signing flow with their passkey (a refusal is
+//! told and they sign again), and the officer sees the signature verified and naming the
+//! applicant; before that it cannot be approved. Approved, it closes the digital ID — the
+//! person can no longer log in — and stops their pension. Bad input changes nothing; a user without the role gets 403 and an audit
 //! entry. SQLite and PostgreSQL.
 
 use agency_kit::{audit, staff::StaffRole};
 use citizen_services::{App, Secret, Settings, applications};
-use idp::domain::client::{RedirectUri, Scope};
+use idp::domain::client::{GrantType, RedirectUri, Scope};
 use serde_json::json;
 
 use crate::{
     authenticator::{Authenticator, ResidentSoftPasskey},
     both_backends,
     citizen::{self, Browser},
+    signing,
     support::{self, Backend},
 };
 
@@ -103,13 +107,17 @@ async fn citizen_services_story(backend: Backend) {
     };
     let (epis_router, epis_store) = epis::build(&epis_cfg).await.unwrap();
     let epis_running = agency_kit::server::spawn(epis_router, epis_listener).unwrap();
-    // The operator registers the module's web client (releasing the CID) and its service
-    // client (the registry's scopes); the module starts on its own database.
+    // The operator registers the module's web client (releasing the CID; with its own
+    // client-credentials token it asks citizens to sign, returning to `/signed`, and has their
+    // signatures verified) and its service client (the registry's scopes); the module starts
+    // on its own database.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app_url = format!("http://localhost:{}", listener.local_addr().unwrap().port());
     let mut web = citizen::web_client(&format!("{app_url}/auth/callback"));
     web.client_name = "Integrated Citizen Services".into();
-    web.scope = Scope::parse("openid profile national_id").unwrap();
+    web.scope = Scope::parse("openid profile national_id sign").unwrap();
+    web.redirect_uris.push(RedirectUri::parse(&format!("{app_url}/signed")).unwrap());
+    web.grant_types.push(GrantType::ClientCredentials);
     web.allow_national_id = true;
     web.post_logout_redirect_uris = vec![RedirectUri::parse(&format!("{app_url}/")).unwrap()];
     let (client_id, client_secret) = support::register(&idp, web).await;
@@ -336,8 +344,90 @@ async fn citizen_services_story(backend: Backend) {
     .await;
     assert_eq!(s, 303, "{body}");
     let death = loc.unwrap().strip_prefix("/applications/").unwrap().to_string();
-    let (s, page) = open(&ob, &mut ok, &app_url, &format!("/office/applications/{death}")).await;
+
+    // The applicant signs it first: the page shows exactly what (the title and the SHA-256 of
+    // the stored canonical document). Until then it is not in the office's queue and cannot be
+    // approved; nothing is issued.
+    let stored = applications::get(app.db(), &death).await.unwrap().unwrap();
+    assert_eq!(stored.status, applications::Status::AwaitingSignature);
+    let (s, mine) = open(&pb, &mut pk, &app_url, &format!("/applications/{death}")).await;
+    assert_eq!(s, 200, "{mine}");
+    assert!(mine.contains(&stored.document_sha256()), "the digest that is signed: {mine}");
+    assert!(mine.contains(&format!("Death registration: application {death}")), "{mine}");
+    assert!(mine.contains(&format!("action=\"/applications/{death}/sign\"")), "{mine}");
+    let (s, queue) = open(&ob, &mut ok, &app_url, "/office").await;
     assert_eq!(s, 200);
+    assert!(!queue.contains(&death), "an unsigned application does not reach the office: {queue}");
+    let death_review = format!("/office/applications/{death}");
+    let (s, page) = open(&ob, &mut ok, &app_url, &death_review).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(!page.contains("value=\"approve\""), "{page}");
+    let (s, _, body) =
+        post(&ob, &format!("{app_url}{death_review}/decision"), &[("csrf", &ocsrf), ("decision", "approve")]).await;
+    assert_eq!(s, 409, "{body}");
+    assert!(applications::certificate(app.db(), None, Some(&death)).await.unwrap().is_none(), "nothing issued");
+    // Another citizen cannot sign it (not theirs to know about).
+    let (s, _, _) = post(&eb, &format!("{app_url}/applications/{death}/sign"), &[("csrf", &ecsrf)]).await;
+    assert_eq!(s, 404);
+
+    // She refuses at Drukyul ID: told so on the application, which still waits; the outcome is
+    // collected once.
+    let (s, loc, body) =
+        post(&pb, &format!("{app_url}/applications/{death}/sign"), &[("csrf", &form_csrf(&mine))]).await;
+    assert_eq!(s, 303, "{body}");
+    let approve_url = loc.unwrap();
+    let req = approve_url.split("req=").nth(1).unwrap().to_string();
+    let idp_csrf = pb.csrf(&format!("/sign/approve?req={req}")).await;
+    let (s, back, _) = pb.post_form("/sign/refuse", &[("csrf", &idp_csrf), ("req", &req)]).await;
+    assert_eq!(s, 303);
+    let back = back.unwrap();
+    assert!(back.starts_with(&format!("{app_url}/signed?")), "{back}");
+    let (s, loc, body) = pb.get(&back).await;
+    assert_eq!(s, 303, "{body}");
+    assert_eq!(loc.unwrap(), format!("/applications/{death}"));
+    let (_, mine) = open(&pb, &mut pk, &app_url, &format!("/applications/{death}")).await;
+    assert!(mine.contains("You refused to sign") && mine.contains("awaiting_signature"), "{mine}");
+    assert_eq!(pb.get(&back).await.0, 404, "collected once");
+    assert_eq!(open(&pb, &mut pk, &app_url, "/signed?sign_request=../etc").await.0, 400);
+
+    // She signs it with her passkey; the module fetches the outcome, has the signature
+    // verified (it names her CID) and sends the application to the office.
+    let (s, loc, body) =
+        post(&pb, &format!("{app_url}/applications/{death}/sign"), &[("csrf", &form_csrf(&mine))]).await;
+    assert_eq!(s, 303, "{body}");
+    let (s, fin) = signing::approve(&pb, &mut pk, &loc.unwrap()).await;
+    assert_eq!(s, 200, "{fin}");
+    let back = fin["redirect"].as_str().unwrap().to_string();
+    assert!(back.starts_with(&format!("{app_url}/signed?")), "{back}");
+    let (s, loc, body) = pb.get(&back).await;
+    assert_eq!(s, 303, "{body}");
+    assert_eq!(loc.unwrap(), format!("/applications/{death}"));
+    let signed = applications::get(app.db(), &death).await.unwrap().unwrap();
+    assert_eq!(signed.status, applications::Status::Submitted, "{}", signed.sign_note);
+    assert_eq!(signed.signer_name.as_deref(), Some("Pema Choden"));
+    assert_eq!(signed.document, stored.document, "the signed bytes are the stored bytes");
+    let trail = audit::with_action(app.db(), "application_signed", 5).await.unwrap();
+    assert!(
+        trail.iter().any(|e| e.actor == format!("citizen:{PARENT}") && e.subject == format!("application:{death}"))
+    );
+    assert!(!audit::with_action(app.db(), "signature_refused", 5).await.unwrap().is_empty());
+
+    // The officer finds it in the queue, sees the signature verified just now and naming the
+    // applicant, and approves.
+    let (_, queue) = open(&ob, &mut ok, &app_url, "/office").await;
+    assert!(queue.contains(&death), "{queue}");
+    let (s, page) = open(&ob, &mut ok, &app_url, &death_review).await;
+    assert_eq!(s, 200);
+    for shown in [
+        "Valid: the applicant",
+        "Signer</th><td>Pema Choden",
+        "Signer is the applicant</th><td>yes",
+        "Certificate status</th><td>good",
+        "value=\"approve\"",
+        &signed.document_sha256(),
+    ] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
     let (s, _, _) = post(
         &ob,
         &format!("{app_url}/office/applications/{death}/decision"),

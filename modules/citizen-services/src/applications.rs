@@ -13,7 +13,10 @@ use agency_kit::{
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::catalogue::{Catalogue, LifeEvent, Service, ValidForm, is_cid};
+use crate::{
+    catalogue::{Catalogue, LifeEvent, Service, ValidForm, is_cid},
+    signing::{ApplicationDocument, SignatureAccepted, sha256_hex},
+};
 
 /// Longest officer's note.
 pub const MAX_NOTE: usize = 1000;
@@ -48,6 +51,9 @@ impl Applicant {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Of a service the citizen signs: written, waiting for the applicant's verified signature
+    /// before it goes to the office (see [`crate::signing`]).
+    AwaitingSignature,
     /// Waiting for the office.
     Submitted,
     /// Approved: the certificate is issued.
@@ -60,6 +66,7 @@ impl Status {
     /// As stored.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::AwaitingSignature => "awaiting_signature",
             Self::Submitted => "submitted",
             Self::Approved => "approved",
             Self::Rejected => "rejected",
@@ -67,6 +74,7 @@ impl Status {
     }
     fn parse(s: &str) -> Result<Self> {
         Ok(match s {
+            "awaiting_signature" => Self::AwaitingSignature,
             "submitted" => Self::Submitted,
             "approved" => Self::Approved,
             "rejected" => Self::Rejected,
@@ -139,10 +147,32 @@ pub struct Application {
     pub notify_error: String,
     /// When it was submitted.
     pub created_at: i64,
+    /// The canonical document's exact bytes (UTF-8 JSON, see
+    /// [`crate::signing::ApplicationDocument`]): what the applicant signs. Empty for
+    /// applications stored before documents were kept.
+    pub document: String,
+    /// The open (or, once signed, the last) signing request at the identity provider.
+    pub sign_request: Option<String>,
+    /// The applicant's detached CMS signature over `document`, base64, once verified.
+    pub signature: Option<String>,
+    /// The signer's name, as the provider's verification gave it.
+    pub signer_name: Option<String>,
+    /// The trusted signing time.
+    pub signed_at: Option<i64>,
+    /// Why the last signing attempt failed, for the applicant.
+    pub sign_note: String,
+}
+
+impl Application {
+    /// The SHA-256 (hex) of the stored document: what the applicant is shown and signs.
+    pub fn document_sha256(&self) -> String {
+        sha256_hex(self.document.as_bytes())
+    }
 }
 
 const COLUMNS: &str = "id, service, applicant_cid, applicant_name, office_role, office_unit, data, status, \
-decided_by, decision_note, decided_at, notify_state, notify_detail, notify_attempts, notify_error, created_at";
+decided_by, decision_note, decided_at, notify_state, notify_detail, notify_attempts, notify_error, created_at, document, sign_request, signature, \
+signer_name, signed_at, sign_note";
 
 fn application(r: &sqlx::any::AnyRow) -> Result<Application> {
     let data: String = r.try_get("data")?;
@@ -170,6 +200,12 @@ fn application(r: &sqlx::any::AnyRow) -> Result<Application> {
         notify_attempts: r.try_get("notify_attempts")?,
         notify_error: r.try_get("notify_error")?,
         created_at: r.try_get("created_at")?,
+        document: r.try_get("document")?,
+        sign_request: r.try_get("sign_request")?,
+        signature: r.try_get("signature")?,
+        signer_name: r.try_get("signer_name")?,
+        signed_at: r.try_get("signed_at")?,
+        sign_note: r.try_get("sign_note")?,
     })
 }
 
@@ -179,13 +215,19 @@ fn random_hex(n: usize) -> String {
     s
 }
 
-/// Stores a checked application for `service` at `now`.
+/// Stores a checked application for `service` at `now`, with its canonical document. Of a
+/// service the citizen signs it waits for the applicant's signature; otherwise it goes to the
+/// office at once.
 pub async fn submit(db: &Db, service: &Service, who: &Applicant, form: ValidForm, now: i64) -> Result<Application> {
     let id = format!("ICS-{}", random_hex(20));
     let data = serde_json::to_string(form.values()).map_err(|e| Error::Internal(e.to_string()))?;
+    let document = ApplicationDocument::new(&id, service, who, form.values(), now).to_bytes()?;
+    let sha256 = sha256_hex(&document);
+    let document = String::from_utf8(document).map_err(|e| Error::Internal(e.to_string()))?;
+    let status = if service.citizen_signs { Status::AwaitingSignature } else { Status::Submitted };
     sqlx::query(
         "INSERT INTO applications (id, service, applicant_cid, applicant_name, office_role, office_unit, data, \
-         status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitted', $8)",
+         status, created_at, document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(&service.id)
@@ -194,13 +236,15 @@ pub async fn submit(db: &Db, service: &Service, who: &Applicant, form: ValidForm
     .bind(&service.office.role)
     .bind(&service.office.unit)
     .bind(&data)
+    .bind(status.as_str())
     .bind(now)
+    .bind(&document)
     .execute(db.pool())
     .await?;
     audit::record(
         db,
         &Entry::new(format!("citizen:{}", who.cid), "application_submitted", format!("application:{id}"))
-            .detail(serde_json::json!({"service": service.id})),
+            .detail(serde_json::json!({"service": service.id, "sha256": sha256, "status": status.as_str()})),
         now,
     )
     .await?;
@@ -214,6 +258,71 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<Application>> {
         .fetch_optional(db.pool())
         .await?;
     row.as_ref().map(application).transpose()
+}
+
+/// The application whose signing request is `request`.
+pub async fn by_sign_request(db: &Db, request: &str) -> Result<Option<Application>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM applications WHERE sign_request = $1")))
+        .bind(request)
+        .fetch_optional(db.pool())
+        .await?;
+    row.as_ref().map(application).transpose()
+}
+
+/// Records the signing request just opened for application `id` (still waiting for its
+/// signature); an earlier failure's note is cleared.
+pub async fn set_sign_request(db: &Db, id: &str, request: &str) -> Result<()> {
+    let n = sqlx::query(
+        "UPDATE applications SET sign_request = $1, sign_note = '' WHERE id = $2 AND status = 'awaiting_signature'",
+    )
+    .bind(request)
+    .bind(id)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    if n != 1 {
+        return Err(Error::Conflict("This application does not wait for a signature.".into()));
+    }
+    Ok(())
+}
+
+/// Signing request `request` of application `id` gave no usable signature: the request is
+/// forgotten (collected once) and `note` tells the applicant why; it can be signed again.
+pub async fn signing_failed(db: &Db, id: &str, request: &str, note: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE applications SET sign_request = NULL, sign_note = $1 \
+         WHERE id = $2 AND sign_request = $3 AND status = 'awaiting_signature'",
+    )
+    .bind(note)
+    .bind(id)
+    .bind(request)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Stores the applicant's verified signature and sends application `id` to the office; false
+/// when it was no longer waiting for this request (collected already).
+pub async fn submit_signed(
+    db: &Db,
+    id: &str,
+    request: &str,
+    signature_b64: &str,
+    accepted: &SignatureAccepted,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "UPDATE applications SET status = 'submitted', signature = $1, signer_name = $2, signed_at = $3, \
+         sign_note = '' WHERE id = $4 AND sign_request = $5 AND status = 'awaiting_signature'",
+    )
+    .bind(signature_b64)
+    .bind(&accepted.signer)
+    .bind(accepted.signing_time)
+    .bind(id)
+    .bind(request)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }
 
 /// A citizen's own applications, newest first.
@@ -304,8 +413,12 @@ fn summary(service: &Service, app: &Application) -> String {
 
 /// Decides a submitted application. `officer` must already have been checked to hold the
 /// application's office (see [`crate::web`]); an officer may not decide their own application.
-/// An approval issues the certificate and, for a service with a life event, marks the
-/// notification pending (the caller then runs it); a pension starts at once.
+/// An application still waiting for the applicant's signature cannot be decided; one of a
+/// service the citizen signs is approved only with `signature`, the proof that its signature
+/// verified just now ([`crate::signing::check_for_approval`]). An approval issues the
+/// certificate and, for a service with a life event, marks the notification pending (the
+/// caller then runs it); a pension starts at once.
+#[allow(clippy::too_many_arguments)]
 pub async fn decide(
     db: &Db,
     catalogue: &Catalogue,
@@ -313,6 +426,7 @@ pub async fn decide(
     officer: &StaffRole,
     decision: Decision,
     note: &str,
+    signature: Option<&SignatureAccepted>,
     now: i64,
 ) -> Result<Application> {
     let note = check_note(decision, note)?;
@@ -326,9 +440,19 @@ pub async fn decide(
         .await?;
         return Err(Error::Forbidden("You cannot decide your own application.".into()));
     }
+    if app.status == Status::AwaitingSignature {
+        return Err(Error::Conflict(
+            "This application is not signed by the applicant yet; it cannot be decided.".into(),
+        ));
+    }
     let service = catalogue
         .get(&app.service)
         .ok_or_else(|| Error::Internal(format!("service {} is no longer in the catalogue", app.service)))?;
+    if decision == Decision::Approve && service.citizen_signs && !signature.is_some_and(|s| s.covers(app)) {
+        return Err(Error::Conflict(
+            "This application cannot be approved: the applicant's signature has not been verified.".into(),
+        ));
+    }
     let (status, notify) = match decision {
         Decision::Reject => (Status::Rejected, Notify::None),
         Decision::Approve => match service.life_event {

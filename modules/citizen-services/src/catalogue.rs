@@ -140,7 +140,9 @@ pub struct Service {
     pub assurance: Acr,
     /// Who reviews it.
     pub office: Office,
-    /// Whether the citizen signs the application.
+    /// Whether the citizen signs the application: with their digital signature at Drukyul ID,
+    /// verified before the application reaches the office and again at approval (see
+    /// [`crate::signing`]).
     pub citizen_signs: bool,
     /// What an approval issues.
     pub issues: String,

@@ -16,19 +16,28 @@
 //!   of the service's office only, never on their own application; refusals audited), the
 //!   certificate an approval issues (a record with a public verification page by number) and
 //!   pensions.
+//! - [`signing`]: the citizen's signature on applications of services that say
+//!   `citizen_signs`. The application is stored as its canonical document (canonical JSON of
+//!   the number, service, applicant, fields and submission time); after submitting, the
+//!   applicant sees its title and SHA-256 and signs it through Drukyul ID's signing flow
+//!   (`/sign/requests`, only they may approve, passkey at the provider); back at `/signed` the
+//!   module asks the provider for the outcome, has the signature verified over the stored bytes
+//!   and accepts only a valid one naming the applicant's CID; only then does the application
+//!   reach the office. The officer's review page and the approval verify it again: no approval
+//!   unsigned or with a signature that no longer verifies (409, nothing issued).
 //! - [`life`]: life events through OAuth-protected APIs: a birth creates the child in the
 //!   identity provider's civil registry (a new CID) and in ePIS; a death closes the digital ID
 //!   and stops the pension. Failures leave the approval standing with its notification pending,
 //!   retried with the same reference (idempotent on the other side).
 //!
-//! Not yet: the citizen's signature on applications whose service says `citizen_signs` (the
-//! SDK's signing client is ready for it), and the certificate as a PDF signed by the agency.
+//! Not yet: attachments (hospital records, photos) signed with the application.
 #![forbid(unsafe_code)]
 
 pub mod applications;
 pub mod catalogue;
 pub mod life;
 pub mod seal;
+pub mod signing;
 pub mod web;
 
 use std::{path::PathBuf, sync::Arc};
@@ -70,7 +79,8 @@ pub struct Settings {
     /// Where to listen.
     #[serde(default = "default_listen")]
     pub listen: std::net::SocketAddr,
-    /// The module's public URL (the redirect URI is `<public_url>/auth/callback`).
+    /// The module's public URL (the web client's redirect URIs are `<public_url>/auth/callback`
+    /// and `<public_url>/signed`, where citizens come back from signing).
     #[serde(default = "default_public_url")]
     pub public_url: String,
     /// `sqlite://...` (default `sqlite://data/citizen-services.db`) or `postgres://...`.
@@ -79,7 +89,11 @@ pub struct Settings {
     /// The identity provider's issuer URL.
     #[serde(default = "default_issuer")]
     pub issuer: String,
-    /// The web client (authorization code; scopes `openid profile national_id`).
+    /// The web client (authorization code; scopes `openid profile national_id`). It also asks
+    /// citizens to sign their applications and has signatures verified, with its own
+    /// client-credentials token (grant `client_credentials`, scope `sign`): the identity
+    /// provider sends the citizen back to a redirect URI of the client that made the signing
+    /// request, and only an authorization-code client has redirect URIs.
     pub client_id: String,
     /// Its secret.
     pub client_secret: Secret,
@@ -173,12 +187,15 @@ impl App {
             audience: settings.epis_audience.clone().unwrap_or_else(|| format!("{}/api", u.trim_end_matches('/'))),
         });
         let sealer = seal::Sealer::new(service.clone(), &settings.issuer, public)?;
+        let signatures =
+            signing::Signatures::new(rp.service_client().clone(), &settings.issuer, &format!("{public}/signed"))?;
         let notifier = life::Notifier::new(service, &settings.issuer, epis)?;
         let state = web::AppState {
             db,
             catalogue: Arc::new(catalogue),
             notifier: Arc::new(notifier),
             sealer: Arc::new(sealer),
+            signatures: Arc::new(signatures),
         };
         Ok(Self { state, rp })
     }

@@ -17,12 +17,17 @@ const SETTINGS_HELP: &str = "\
 Settings (TOML keys; each also as CITIZEN_SERVICES_<KEY>, e.g. CITIZEN_SERVICES_CLIENT_SECRET):
   listen                 address to listen on (default 127.0.0.1:8081)
   public_url             the module's public URL (default http://localhost:8081); the identity
-                         provider must know <public_url>/auth/callback as a redirect URI
+                         provider must know <public_url>/auth/callback and <public_url>/signed
+                         as redirect URIs of the web client
   database_url           sqlite://PATH (default sqlite://data/citizen-services.db) or postgres://...
   issuer                 the identity provider (default http://localhost:8080)
   client_id, client_secret
                          the web client: authorization_code, scopes openid profile national_id,
-                         allowed to release the CID (idp client add ... --allow-national-id)
+                         allowed to release the CID (idp client add ... --allow-national-id);
+                         also grant client_credentials with scope sign: it asks citizens to sign
+                         applications of services with citizen_signs (the signing request returns
+                         to <public_url>/signed, a redirect URI of the client that makes it) and
+                         has their signatures verified (naming the signer's CID)
   service_client_id, service_client_secret
                          the client_credentials client with registry.births registry.deaths
                          epis.patients seal (default: the web client's credentials)

@@ -26,6 +26,7 @@ use crate::{
     applications::{self, Applicant, Application, Decision, Notify, Status},
     catalogue::{Catalogue, FieldErrors, FieldKind, Service},
     life::Notifier,
+    signing::{self, Collected, Signatures},
 };
 
 /// What every handler shares.
@@ -39,6 +40,8 @@ pub struct AppState {
     pub notifier: Arc<Notifier>,
     /// Seals issued certificates.
     pub sealer: Arc<crate::seal::Sealer>,
+    /// Drukyul ID's signing service, for applications the citizen signs.
+    pub signatures: Arc<Signatures>,
 }
 
 /// The module's own routes (the SDK's and the kit's are added by [`crate::App::router`]).
@@ -49,6 +52,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/step-up", get(step_up))
         .route("/applications", get(my_applications))
         .route("/applications/{id}", get(my_application))
+        .route("/applications/{id}/sign", post(sign))
+        .route("/signed", get(signed))
         .route("/office", get(office))
         .route("/office/applications/{id}", get(review))
         .route("/office/applications/{id}/decision", post(decide))
@@ -290,6 +295,7 @@ struct ReviewTemplate<'a> {
     notification: Option<String>,
     officer: bool,
     can_decide: bool,
+    can_approve: bool,
     can_retry: bool,
     csrf: &'a str,
 }
@@ -300,7 +306,15 @@ struct Row {
 }
 
 /// The generic review page of any application (the citizen's view without the buttons).
-async fn render_application(st: &AppState, app: &Application, officer: bool, csrf: &CsrfToken) -> Result<String> {
+/// `signature_ok`: whether an approval may be offered (the signature verified just now, or the
+/// service needs none).
+async fn render_application(
+    st: &AppState,
+    app: &Application,
+    officer: bool,
+    signature_ok: bool,
+    csrf: &CsrfToken,
+) -> Result<String> {
     let service = st.catalogue.get(&app.service);
     let rows = match service {
         Some(s) => s
@@ -343,7 +357,7 @@ async fn render_application(st: &AppState, app: &Application, officer: bool, csr
         status_class: match app.status {
             Status::Approved => "ok",
             Status::Rejected => "flag",
-            Status::Submitted => "muted",
+            Status::Submitted | Status::AwaitingSignature => "muted",
         },
         applicant: &app.applicant_name,
         applicant_cid: &app.applicant_cid,
@@ -354,6 +368,7 @@ async fn render_application(st: &AppState, app: &Application, officer: bool, csr
         notification,
         officer,
         can_decide: app.status == Status::Submitted,
+        can_approve: app.status == Status::Submitted && signature_ok,
         can_retry: app.notify == Notify::Pending,
         csrf: csrf.value(),
     };
@@ -372,8 +387,97 @@ async fn my_application(
         .await?
         .filter(|a| a.applicant_cid == who.cid())
         .ok_or_else(|| Error::NotFound("You have no application with this number.".into()))?;
-    let html = render_application(&st, &app, false, &csrf).await?;
+    let mut html = render_application(&st, &app, false, false, &csrf).await?;
+    html.push_str(&signing_block(&app, &csrf));
     Ok(page("Your application", Some(&who), &csrf).html(&html).into_response())
+}
+
+/// What the applicant sees about signing: while the application waits for their signature,
+/// exactly what they will sign (the title and SHA-256 Drukyul ID will show them) and the
+/// button; afterwards who signed and when.
+fn signing_block(app: &Application, csrf: &CsrfToken) -> String {
+    let mut html = String::new();
+    if app.status == Status::AwaitingSignature {
+        if !app.sign_note.is_empty() {
+            html.push_str(&format!("<p class=\"flag\" role=\"alert\">{}</p>", escape(&app.sign_note)));
+        }
+        let title = signing::ApplicationDocument::from_bytes(app.document.as_bytes())
+            .map(|d| d.title())
+            .unwrap_or_else(|_| app.id.clone());
+        html.push_str(&format!(
+            "<h2>Sign your application</h2><p>This application goes to the office only once you have signed it \
+             with your digital signature. You sign exactly the application shown above:</p><table>\
+             <tr><th scope=\"row\">Document</th><td>{}</td></tr>\
+             <tr><th scope=\"row\">SHA-256</th><td><code>{}</code></td></tr></table>\
+             <p>Drukyul ID shows you the same title and SHA-256; you approve with your passkey.</p>\
+             <form method=\"post\" action=\"/applications/{}/sign\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <button>Sign with my digital signature</button></form>",
+            escape(&title),
+            escape(&app.document_sha256()),
+            escape(&app.id),
+            escape(csrf.value()),
+        ));
+    } else if let (Some(signer), Some(at)) = (&app.signer_name, app.signed_at) {
+        html.push_str(&format!(
+            "<p class=\"ok\">Signed by {} on {} (SHA-256 <code>{}</code>).</p>",
+            escape(signer),
+            escape(&date(at)),
+            escape(&app.document_sha256())
+        ));
+    }
+    html
+}
+
+/// The applicant's own application, waiting for their signature: opens the signing request at
+/// Drukyul ID and sends them there.
+async fn sign(
+    State(st): State<AppState>,
+    AuthenticatedCitizen(c): AuthenticatedCitizen,
+    csrf: CsrfToken,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response> {
+    csrf.check(&f.csrf)?;
+    let who = applicant(&c)?;
+    let app = applications::get(&st.db, &id)
+        .await?
+        .filter(|a| a.applicant_cid == who.cid())
+        .ok_or_else(|| Error::NotFound("You have no application with this number.".into()))?;
+    let url = signing::start(&st.db, &st.signatures, &who, &app, now()).await?;
+    Ok(Redirect::to(url.as_str()).into_response())
+}
+
+#[derive(Deserialize)]
+struct SignedQuery {
+    #[serde(default)]
+    sign_request: String,
+}
+
+/// Back from Drukyul ID: the outcome is fetched from the provider (the query's `status` is not
+/// trusted), the signature verified and stored, and the applicant sent to the application,
+/// which tells them what happened.
+async fn signed(
+    State(st): State<AppState>,
+    AuthenticatedCitizen(c): AuthenticatedCitizen,
+    csrf: CsrfToken,
+    Query(q): Query<SignedQuery>,
+) -> Result<Response> {
+    let who = applicant(&c)?;
+    let r = &q.sign_request;
+    if r.is_empty() || r.len() > 100 || !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(Error::BadRequest("This is not a signing request of Integrated Citizen Services.".into()));
+    }
+    let (id, collected) = signing::collect(&st.db, &st.signatures, &who, r, now()).await?;
+    if collected == Collected::Pending {
+        let html = format!(
+            "<p>Drukyul ID has not recorded your decision yet.</p><p><a href=\"/signed?sign_request={0}\">Check again</a> · \
+             <a href=\"/applications/{1}\">Back to the application</a></p>",
+            escape(r),
+            escape(&id)
+        );
+        return Ok(page("Waiting for your signature", Some(&who), &csrf).html(&html).into_response());
+    }
+    Ok(Redirect::to(&format!("/applications/{id}")).into_response())
 }
 
 /// The roles `who` holds at an office of the catalogue; none is a refusal, audited.
@@ -454,8 +558,44 @@ async fn review(
         now,
     )
     .await?;
-    let html = render_application(&st, &app, true, &csrf).await?;
+    let signs = st.catalogue.get(&app.service).is_some_and(|s| s.citizen_signs);
+    let (signature_ok, signature_html) =
+        if signs { signature_review(&st, &app, now).await? } else { (true, String::new()) };
+    let mut html = render_application(&st, &app, true, signature_ok, &csrf).await?;
+    html.push_str(&signature_html);
     Ok(page("Review an application", Some(&who), &csrf).html(&html).into_response())
+}
+
+/// The applicant's signature, verified again by Drukyul ID now: whether it is acceptable, and
+/// what the officer reads about it.
+async fn signature_review(st: &AppState, app: &Application, now: i64) -> Result<(bool, String)> {
+    let r = signing::reverify(&st.signatures, app, now).await?;
+    let (class, verdict) = match &r.judged {
+        Ok(_) => ("ok", "Valid: the applicant's own signature over exactly this application.".to_owned()),
+        Err(why) => ("flag", format!("Not acceptable: {why}")),
+    };
+    let mut html = format!(
+        "<h2>The applicant's signature (verified by Drukyul ID just now)</h2><p class=\"{class}\"><strong>{}</strong></p>",
+        escape(&verdict)
+    );
+    if let Some(v) = &r.verification {
+        html.push_str(&format!(
+            "<table><tr><th scope=\"row\">Valid</th><td>{}</td></tr><tr><th scope=\"row\">Signer</th><td>{}</td></tr>\
+             <tr><th scope=\"row\">Signer is the applicant</th><td>{}</td></tr>\
+             <tr><th scope=\"row\">Signing time</th><td>{}</td></tr>\
+             <tr><th scope=\"row\">Certificate status</th><td>{}</td></tr>\
+             <tr><th scope=\"row\">Certificate serial</th><td>{}</td></tr>\
+             <tr><th scope=\"row\">Signed document SHA-256</th><td><code>{}</code></td></tr></table>",
+            if v.valid { "yes" } else { "no" },
+            escape(v.signer.as_deref().unwrap_or("—")),
+            if v.cid.as_deref() == Some(app.applicant_cid.as_str()) { "yes" } else { "no" },
+            escape(&v.signing_time.map(date).unwrap_or_else(|| "—".into())),
+            escape(v.certificate_status.as_deref().unwrap_or("—")),
+            escape(v.certificate_serial.as_deref().unwrap_or("—")),
+            escape(&app.document_sha256()),
+        ));
+    }
+    Ok((r.judged.is_ok(), html))
 }
 
 #[derive(Deserialize)]
@@ -477,7 +617,17 @@ async fn decide(
     let now = now();
     let (_, officer, app) = as_officer(&st, &c, &id, now).await?;
     let decision = Decision::parse(&f.decision)?;
-    let decided = applications::decide(&st.db, &st.catalogue, &app, &officer, decision, &f.note, now).await?;
+    let signs = st.catalogue.get(&app.service).is_some_and(|s| s.citizen_signs);
+    // An application of a service the citizen signs is approved only with its signature
+    // verified again now (a 409, audited, otherwise; nothing issued).
+    let signature = if decision == Decision::Approve && signs && app.status == Status::Submitted {
+        let actor = format!("staff:{}", officer.cid);
+        Some(signing::check_for_approval(&st.db, &st.signatures, &app, &actor, now).await?)
+    } else {
+        None
+    };
+    let decided =
+        applications::decide(&st.db, &st.catalogue, &app, &officer, decision, &f.note, signature.as_ref(), now).await?;
     if let Some(c) = applications::certificate(&st.db, None, Some(&decided.id)).await? {
         // A failure is recorded on the certificate and retried; the approval stands.
         st.sealer.seal(&st.db, &c.number, now).await?;

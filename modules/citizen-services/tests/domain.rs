@@ -9,6 +9,7 @@ use agency_kit::{audit, db::Db, staff::StaffRole};
 use citizen_services::{
     Catalogue,
     applications::{self, Applicant, Decision, Notify, Status},
+    signing,
 };
 
 async fn databases(dir: &std::path::Path) -> Vec<Db> {
@@ -92,24 +93,26 @@ async fn apply_review_issue_and_stop_the_pension_on_every_backend() {
         for (d, note) in
             [(Decision::Reject, ""), (Decision::Approve, "a\u{7}b"), (Decision::Approve, &"x".repeat(1001))]
         {
-            let e = applications::decide(&db, &catalogue, &app, &registrar, d, note, now + 1).await.unwrap_err();
+            let e = applications::decide(&db, &catalogue, &app, &registrar, d, note, None, now + 1).await.unwrap_err();
             assert!(matches!(e, agency_kit::Error::BadRequest(_)), "{e}");
         }
         // An officer may not decide their own application.
         let own = StaffRole { cid: "11512000123".into(), ..registrar.clone() };
-        let e = applications::decide(&db, &catalogue, &app, &own, Decision::Approve, "", now + 1).await.unwrap_err();
+        let e =
+            applications::decide(&db, &catalogue, &app, &own, Decision::Approve, "", None, now + 1).await.unwrap_err();
         assert!(matches!(e, agency_kit::Error::Forbidden(_)));
         assert_eq!(audit::with_action(&db, "own_application_refused", 5).await.unwrap().len(), 1);
         assert_eq!(applications::get(&db, &app.id).await.unwrap().unwrap().status, Status::Submitted);
 
         // Approval: a certificate, the notification pending (a life event); a second decision
         // is a conflict.
-        let approved = applications::decide(&db, &catalogue, &app, &registrar, Decision::Approve, "checked", now + 2)
-            .await
-            .unwrap();
+        let approved =
+            applications::decide(&db, &catalogue, &app, &registrar, Decision::Approve, "checked", None, now + 2)
+                .await
+                .unwrap();
         assert_eq!((approved.status, approved.notify), (Status::Approved, Notify::Pending));
         assert_eq!(approved.decided_by.as_deref(), Some("staff:10101001234"));
-        let e = applications::decide(&db, &catalogue, &app, &registrar, Decision::Reject, "no", now + 3).await;
+        let e = applications::decide(&db, &catalogue, &app, &registrar, Decision::Reject, "no", None, now + 3).await;
         assert!(matches!(e, Err(agency_kit::Error::Conflict(_))));
         let cert = applications::certificate(&db, None, Some(&app.id)).await.unwrap().unwrap();
         assert_eq!(cert.title, "Birth certificate");
@@ -138,13 +141,81 @@ async fn apply_review_issue_and_stop_the_pension_on_every_backend() {
         .await
         .unwrap();
         let officer = StaffRole { role: "pension_officer".into(), unit: "NPPF".into(), ..registrar.clone() };
-        let p = applications::decide(&db, &catalogue, &p, &officer, Decision::Approve, "", now + 4).await.unwrap();
+        let p =
+            applications::decide(&db, &catalogue, &p, &officer, Decision::Approve, "", None, now + 4).await.unwrap();
         assert_eq!(p.notify, Notify::None, "a pension tells no other agency");
         assert_eq!(applications::pension(&db, "10203004005").await.unwrap().unwrap().status, "active");
         assert!(applications::stop_pension(&db, "10203004005", "death registered", "system", now + 5).await.unwrap());
         assert!(!applications::stop_pension(&db, "10203004005", "death registered", "system", now + 6).await.unwrap());
         let stopped = applications::pension(&db, "10203004005").await.unwrap().unwrap();
         assert_eq!((stopped.status.as_str(), stopped.stop_reason.as_deref()), ("stopped", Some("death registered")));
+
+        // A death registration is a service the citizen signs: stored with its canonical
+        // document, waiting for the signature, not in the office's queue, not decidable.
+        let death = catalogue.get("death-registration").unwrap();
+        let d = applications::submit(
+            &db,
+            death,
+            &parent,
+            death
+                .validate(
+                    &form(&[
+                        ("deceased_cid", "10203004005"),
+                        ("date_of_death", "2026-05-01"),
+                        ("place_of_death", "Paro"),
+                        ("relationship", "other relative"),
+                    ]),
+                    today,
+                )
+                .unwrap(),
+            now + 7,
+        )
+        .await
+        .unwrap();
+        assert_eq!(d.status, Status::AwaitingSignature);
+        let doc = signing::ApplicationDocument::from_bytes(d.document.as_bytes()).unwrap();
+        assert!(doc.matches(&d) && doc.applicant_cid == "11512000123" && doc.fields["deceased_cid"] == "10203004005");
+        assert!(applications::queue(&db, "registrar", "DCRC").await.unwrap().iter().all(|a| a.id != d.id));
+        for decision in [Decision::Approve, Decision::Reject] {
+            let e = applications::decide(&db, &catalogue, &d, &registrar, decision, "no", None, now + 8).await;
+            assert!(matches!(e, Err(agency_kit::Error::Conflict(_))), "{e:?}");
+        }
+        // Even marked submitted behind the module's back, it is not approved without the proof
+        // that its signature verified; a verification naming someone else is no proof.
+        sqlx::query("UPDATE applications SET status = 'submitted' WHERE id = $1")
+            .bind(&d.id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let d = applications::get(&db, &d.id).await.unwrap().unwrap();
+        let e = applications::decide(&db, &catalogue, &d, &registrar, Decision::Approve, "", None, now + 9).await;
+        assert!(matches!(e, Err(agency_kit::Error::Conflict(_))), "{e:?}");
+        assert!(applications::certificate(&db, None, Some(&d.id)).await.unwrap().is_none(), "nothing issued");
+        let verification = |cid: &str, valid: bool| relying_party_sdk::signing::Verification {
+            valid,
+            reason: None,
+            signer: Some("Pema Choden".into()),
+            cid: Some(cid.into()),
+            agency: None,
+            certificate_serial: Some("01".into()),
+            signing_time: Some(now + 8),
+            certificate_status: Some("good".into()),
+        };
+        assert!(signing::judge(&verification("10101001234", true), &d).is_err(), "someone else's signature");
+        assert!(signing::judge(&verification("11512000123", false), &d).is_err(), "an invalid signature");
+        let mut changed = d.clone();
+        changed.data.insert("deceased_cid".into(), "10101001234".into());
+        assert!(
+            signing::judge(&verification("11512000123", true), &changed).is_err(),
+            "the form changed after signing"
+        );
+        let proof = signing::judge(&verification("11512000123", true), &d).unwrap();
+        assert!(proof.covers(&d) && !proof.covers(&p));
+        let approved =
+            applications::decide(&db, &catalogue, &d, &registrar, Decision::Approve, "", Some(&proof), now + 10)
+                .await
+                .unwrap();
+        assert_eq!(approved.status, Status::Approved);
 
         // Everything was audited.
         for action in ["application_submitted", "application_approved", "pension_stopped"] {
