@@ -208,6 +208,12 @@ impl Catalogue {
                     return Err(bad(format!("field {:?} is reserved or defined twice", f.name)));
                 }
             }
+            // Drukyul ID lets only biometrically enrolled digital IDs sign (its default
+            // `pki.signing_requires_high_assurance`): a signing service asked at a lower level
+            // would send citizens to a signature they cannot give.
+            if s.citizen_signs && assurance != Acr::High {
+                return Err(bad("a service the citizen signs needs assurance urn:drukyul:loa:high".into()));
+            }
             if let Some(ev) = s.life_event {
                 for (name, kind) in ev.required_fields() {
                     let ok = s.fields.iter().any(|f| f.name == *name && f.kind == *kind);
@@ -447,6 +453,7 @@ fields = [ { name = "a", label = "A", kind = "text", required = true, max_length
             ("fields = [", "life_event = \"register_birth\"\nfields = [", "given_name"),
             ("citizen_signs = false", "citizen_signs = false\nsurprise = 1", "unknown field"),
             ("role = \"clerk\"", "role = \"\"", "office.role"),
+            ("citizen_signs = false", "citizen_signs = true", "loa:high"),
         ] {
             let e = Catalogue::parse(&good.replace(from, to)).unwrap_err().to_string();
             assert!(e.contains(why), "{why}: {e}");
