@@ -8,7 +8,7 @@ use agency_kit::{
     ApiError, Error, Result,
     audit::{self, Entry},
     staff::{self, StaffRole},
-    web::{CsrfToken, Page, escape as esc},
+    web::{CsrfToken, Page, escape as esc, when},
 };
 use axum::{
     Form, Json, Router,
@@ -79,19 +79,8 @@ fn person(c: &Citizen) -> Result<Person> {
     Person::new(c.claim("cid"), &name)
 }
 
-fn csrf_field(csrf: &CsrfToken) -> String {
-    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(csrf.value()))
-}
-
 fn page(title: &str, who: &Person, csrf: &CsrfToken) -> Page {
     Page::new(title).for_user(&who.name, csrf)
-}
-
-fn when(at: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at)
-        .ok()
-        .and_then(|t| t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok())
-        .unwrap_or_else(|| at.to_string())
 }
 
 #[derive(Deserialize)]
@@ -199,7 +188,11 @@ fn apply_form(
             "<p class=\"flag\" role=\"alert\">Please correct the fields marked below; nothing was saved.</p>",
         );
     }
-    html.push_str(&format!("<form method=\"post\" action=\"/apply/{}\" novalidate>{}", esc(&l.id), csrf_field(csrf)));
+    html.push_str(&format!(
+        "<form method=\"post\" action=\"/apply/{}\" novalidate>{}",
+        esc(&l.id),
+        csrf.hidden_field()
+    ));
     html.push_str(&input(
         "business_name",
         "Business name",
@@ -392,7 +385,7 @@ async fn my_application(
              <form method=\"post\" action=\"/applications/{}/sign\">{}<button>Sign with my digital signature</button></form>",
             esc(&app.dzongkhag),
             esc(&app.id),
-            csrf_field(&csrf)
+            &csrf.hidden_field()
         )),
         _ => {
             if let (Some(signer), Some(at)) = (&app.signer_name, app.signed_at) {
@@ -579,7 +572,7 @@ async fn review(
              <textarea id=\"note\" name=\"note\" maxlength=\"{}\" rows=\"3\"></textarea><p>{}\
              <button name=\"decision\" value=\"reject\">Reject</button></p></form>",
             esc(&app.id),
-            csrf_field(&csrf),
+            &csrf.hidden_field(),
             domain::MAX_NOTE,
             if acceptable {
                 "<button name=\"decision\" value=\"approve\">Approve and issue the licence</button> "
@@ -761,7 +754,7 @@ fn clearance_form(
             "<p class=\"flag\" role=\"alert\">Please correct the fields marked below; nothing was filed.</p>",
         );
     }
-    html.push_str(&format!("<form method=\"post\" action=\"/clearances/new\" novalidate>{}", csrf_field(csrf)));
+    html.push_str(&format!("<form method=\"post\" action=\"/clearances/new\" novalidate>{}", csrf.hidden_field()));
     let numbers: Vec<&str> = licences.iter().map(|l| l.number.as_str()).collect();
     html.push_str(&input(
         "licence",
@@ -909,7 +902,7 @@ async fn customs_clearance(
              <textarea id=\"note\" name=\"note\" maxlength=\"{}\" rows=\"3\"></textarea>\
              <p><button name=\"action\" value=\"clear\">Clear</button> <button name=\"action\" value=\"hold\">Hold</button></p></form>",
             esc(&d.id),
-            csrf_field(&csrf),
+            &csrf.hidden_field(),
             domain::MAX_NOTE
         ));
     }
@@ -958,7 +951,7 @@ async fn staff_page(
          <label for=\"unit\">Unit: the dzongkhag (licensing officer) or customs office code (customs officer)</label>\
          <input id=\"unit\" name=\"unit\" maxlength=\"40\" required><button>Add</button></form>\
          <p class=\"muted\">Customs offices: {}</p>",
-        csrf_field(&csrf),
+        &csrf.hidden_field(),
         select("role", &[LICENSING_OFFICER, CUSTOMS_OFFICER], "").replace("{aria}", ""),
         esc(&ports.join(", "))
     );

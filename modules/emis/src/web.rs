@@ -6,7 +6,7 @@ use agency_kit::{
     audit::{self, Entry, Recorded},
     db::Db,
     staff::{self, StaffRole},
-    web::{CsrfToken, Page, escape as esc},
+    web::{CsrfToken, Page, escape as esc, when},
 };
 use axum::{
     Form, Json, Router,
@@ -69,17 +69,6 @@ fn cid_of(c: &Citizen) -> Result<Cid> {
 
 fn display_name(c: &Citizen) -> String {
     c.claim("name").unwrap_or("citizen").to_owned()
-}
-
-fn when(at: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at)
-        .ok()
-        .and_then(|t| t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok())
-        .unwrap_or_else(|| at.to_string())
-}
-
-fn csrf_field(csrf: &CsrfToken) -> String {
-    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(csrf.value()))
 }
 
 fn term_label(stored: &str) -> &'static str {
@@ -441,7 +430,7 @@ async fn school_page(
              <label for=\"g2r\">Relationship</label><select id=\"g2r\" name=\"guardian2_relationship\">{rel}</select>\
              <button>Enrol</button></form>",
             esc(&school.code),
-            csrf_field(&csrf),
+            &csrf.hidden_field(),
             domain::MAX_NAME,
             year_options(now)?,
             options(&classes, ""),
@@ -523,7 +512,7 @@ async fn student_page(
             here.year,
             term_options(),
             options(&subjects, ""),
-            csrf = csrf_field(&csrf),
+            csrf = &csrf.hidden_field(),
         ));
         if staff.role == domain::PRINCIPAL {
             html.push_str(&format!(
@@ -540,7 +529,7 @@ async fn student_page(
                  <button>End the enrolment</button></form>",
                 term_options(),
                 here.year,
-                csrf = csrf_field(&csrf),
+                csrf = &csrf.hidden_field(),
             ));
         }
     }
@@ -757,7 +746,7 @@ async fn staff_page(
          <option value=\"principal\">principal</option></select>\
          <label for=\"school\">School code</label><input id=\"school\" name=\"school\" maxlength=\"40\" required>\
          <button>Add</button></form><h2>Staff</h2><table><thead><tr><th>CID</th><th>Name</th><th>Role</th><th>School</th></tr></thead><tbody>",
-        csrf_field(&csrf)
+        &csrf.hidden_field()
     );
     for r in domain::all_staff(&s.db).await? {
         html.push_str(&format!(

@@ -5,7 +5,7 @@ use agency_kit::{
     ApiError, Error, Result,
     db::Db,
     staff::{self, StaffRole},
-    web::{CsrfToken, Page, escape as esc},
+    web::{CsrfToken, Page, escape as esc, when},
 };
 use axum::{
     Form, Json, Router,
@@ -57,17 +57,6 @@ fn cid_of(c: &Citizen) -> Result<Cid> {
 
 fn display_name(c: &Citizen) -> String {
     c.claim("name").unwrap_or("citizen").to_owned()
-}
-
-fn when(at: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at)
-        .ok()
-        .and_then(|t| t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok())
-        .unwrap_or_else(|| at.to_string())
-}
-
-fn csrf_field(csrf: &CsrfToken) -> String {
-    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(csrf.value()))
 }
 
 /// The worker's role at `code` (checked on every request; a refusal is audited) and the
@@ -207,7 +196,7 @@ async fn my_record(
     html.push_str(&format!(
         "<h2>At the health facility</h2><p>Give the health worker a visit code so they can open your record. \
          It works once, for 15 minutes.</p><form method=\"post\" action=\"/me/visit-code\">{}<button>Get a visit code</button></form>",
-        csrf_field(&csrf)
+        &csrf.hidden_field()
     ));
     html.push_str("<h2>My visits</h2>");
     html.push_str(&encounters_html(&domain::encounters(db, &cid).await?));
@@ -255,7 +244,7 @@ async fn facility_page(
          <button>Declare an emergency and open</button></form>",
         esc(&f.name),
         esc(&f.dzongkhag),
-        csrf = csrf_field(&csrf),
+        csrf = &csrf.hidden_field(),
     );
     Ok(Page::new("Health worker").html(&html).for_user(&display_name(&c), &csrf))
 }
@@ -329,7 +318,7 @@ async fn patient_page(
          <button>Record</button></form>",
         esc(&facility.code),
         esc(patient_cid.as_str()),
-        csrf_field(&csrf),
+        &csrf.hidden_field(),
         domain::MAX_NOTES,
         domain::MAX_TEXT,
         domain::MAX_TEXT,
@@ -377,7 +366,7 @@ async fn staff_page(
          <label for=\"name\">Name</label><input id=\"name\" name=\"name\" maxlength=\"200\" required>\
          <label for=\"facility\">Facility code</label><input id=\"facility\" name=\"facility\" maxlength=\"40\" required>\
          <button>Add</button></form><h2>Staff</h2><table><thead><tr><th>CID</th><th>Name</th><th>Role</th><th>Facility</th></tr></thead><tbody>",
-        csrf_field(&csrf)
+        &csrf.hidden_field()
     );
     for r in domain::all_staff(&s.db).await? {
         html.push_str(&format!(

@@ -112,6 +112,15 @@ pub fn render(t: &impl Template) -> Result<String, Error> {
     t.render().map_err(|e| Error::Internal(format!("template: {e}")))
 }
 
+/// A moment (Unix seconds) as pages show it: `YYYY-MM-DD hh:mm UTC` (the number itself if it is
+/// out of range).
+pub fn when(at: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|t| t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok())
+        .unwrap_or_else(|| at.to_string())
+}
+
 /// HTML-escapes text.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -175,6 +184,10 @@ impl CsrfToken {
     /// The value for the form's hidden field.
     pub fn value(&self) -> &str {
         &self.0
+    }
+    /// The form's hidden `csrf` input carrying this token, for pages built from escaped pieces.
+    pub fn hidden_field(&self) -> String {
+        format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", escape(&self.0))
     }
     /// Refuses a form whose field is not the cookie's value (constant time).
     pub fn check(&self, submitted: &str) -> Result<(), Error> {
