@@ -32,15 +32,18 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    fn build(rows: &[KeyRow], kek: &Kek) -> Result<Self> {
+    fn build(rows: &[KeyRow], kek: &Kek, previous: Option<&KeySet>) -> Result<Self> {
         let mut keys = Vec::with_capacity(rows.len());
         let mut published = Vec::with_capacity(rows.len());
         for r in rows {
             let alg = SigningAlg::parse(&r.alg)?;
             let pkcs8 = kek.open(r.kid.as_bytes(), &r.private_key)?;
-            let key = SigningKey::from_pkcs8(alg, &pkcs8)?;
+            let mut key = SigningKey::from_pkcs8(alg, &pkcs8)?;
             if key.kid() != r.kid {
                 return Err(Error::Crypto(format!("stored key {} does not match its kid", r.kid)));
+            }
+            if let Some(old) = previous.and_then(|p| p.by_kid(&r.kid)) {
+                key.adopt_prepared(old);
             }
             published.push(key.public_jwk().clone());
             keys.push(Loaded { key, activates_at: r.activates_at, retires_at: r.retires_at });
@@ -77,7 +80,7 @@ impl Keyring {
     /// Loads the keys, creating the first ES256 key if there is none.
     pub async fn open(db: Db, kek: Kek, now: UnixTime) -> Result<Self> {
         ensure_key(&db, &kek, SigningAlg::ES256, now).await?;
-        let set = KeySet::build(&store::keys::live(&db, now).await?, &kek)?;
+        let set = KeySet::build(&store::keys::live(&db, now).await?, &kek, None)?;
         Ok(Self { current: ArcSwap::from_pointee(set), db, kek })
     }
 
@@ -93,7 +96,7 @@ impl Keyring {
 
     /// Re-reads the table.
     pub async fn refresh(&self, now: UnixTime) -> Result<()> {
-        let set = KeySet::build(&store::keys::live(&self.db, now).await?, &self.kek)?;
+        let set = KeySet::build(&store::keys::live(&self.db, now).await?, &self.kek, Some(&self.current.load()))?;
         self.current.store(Arc::new(set));
         Ok(())
     }

@@ -225,7 +225,7 @@ mod tests {
         assert_eq!(k.public_jwk(), k2.public_jwk());
         let a = k2.assertion("epis", "https://id.gov.bt", 1000).unwrap();
         let jws = Jws::parse(&a, &[SigningAlg::ES256]).unwrap();
-        jws.verify(&KeySet::from_jwks(&json!({"keys": [k.public_jwk()]}))).unwrap();
+        jws.verify(&KeySet::from_jwks(&json!({"keys": [k.public_jwk()]}), None)).unwrap();
         let c: Value = jws.claims().unwrap();
         assert_eq!(
             (c["iss"].as_str(), c["sub"].as_str(), c["aud"].as_str()),

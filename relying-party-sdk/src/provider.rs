@@ -127,7 +127,7 @@ impl Provider {
             return Err(Error::Provider("the provider does not support PKCE S256".into()));
         }
         let jwks_uri = metadata.jwks_uri().url().to_string();
-        let keys = keys_from(metadata.jwks())?;
+        let keys = keys_from(metadata.jwks(), None)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 issuer: issuer.to_string(),
@@ -202,14 +202,14 @@ impl Provider {
         let raw = http_client::get_json(&self.inner.http.0, &self.inner.jwks_uri).await?;
         let oidc: CoreJsonWebKeySet =
             serde_json::from_value(raw).map_err(|e| Error::Provider(format!("JWKS unreadable: {e}")))?;
-        let keys = Arc::new(keys_from(&oidc)?);
+        let keys = Arc::new(keys_from(&oidc, Some(&self.inner.keys.load().fast))?);
         tracing::info!(keys = keys.fast.len(), "fetched the identity provider's keys");
         self.inner.keys.store(keys.clone());
         Ok(keys)
     }
 }
 
-fn keys_from(oidc: &CoreJsonWebKeySet) -> Result<Keys> {
+fn keys_from(oidc: &CoreJsonWebKeySet, previous: Option<&KeySet>) -> Result<Keys> {
     let json = serde_json::to_value(oidc).map_err(|e| Error::Provider(format!("JWKS: {e}")))?;
-    Ok(Keys { fast: KeySet::from_jwks(&json), oidc: oidc.clone(), fetched_at: Instant::now() })
+    Ok(Keys { fast: KeySet::from_jwks(&json, previous), oidc: oidc.clone(), fetched_at: Instant::now() })
 }

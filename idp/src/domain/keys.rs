@@ -11,7 +11,10 @@
 //! `removed_at`. Every instance re-reads the table periodically and so agrees without talking
 //! to the others.
 
-use std::fmt;
+use std::{
+    fmt,
+    sync::{Arc, OnceLock},
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use ring::{
@@ -21,6 +24,7 @@ use ring::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use signer::es256::PreparedKey;
 
 use crate::error::{Error, Result};
 
@@ -80,6 +84,9 @@ pub struct SigningKey {
     decoding: jsonwebtoken::DecodingKey,
     /// The public key in the form ring verifies with.
     public: Vec<u8>,
+    /// For ES256, the public key prepared for fast verification on first use (userinfo and
+    /// introspection verify on every call); shared with the same key in the next snapshot.
+    prepared: Arc<OnceLock<Option<PreparedKey>>>,
     rng: SystemRandom,
 }
 
@@ -168,7 +175,7 @@ impl SigningKey {
             .map_err(|e| Error::Crypto(format!("own JWK unreadable: {e}")))?;
         let decoding =
             jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|e| Error::Crypto(format!("own JWK unusable: {e}")))?;
-        Ok(Self { kid, alg, pair, public_jwk, decoding, public, rng })
+        Ok(Self { kid, alg, pair, public_jwk, decoding, public, prepared: Arc::default(), rng })
     }
 
     /// The key id (JWK thumbprint).
@@ -191,11 +198,29 @@ impl SigningKey {
         &self.decoding
     }
 
-    /// Verifies a JWS signature this key made (ring: several times faster than the pure-Rust
-    /// P-256 path, and introspection verifies on every call).
+    /// Takes over `previous`'s prepared verification key when both are the same key (the `kid`
+    /// is the key's thumbprint), so a key-set refresh does not prepare it again.
+    pub fn adopt_prepared(&mut self, previous: &SigningKey) {
+        if previous.kid == self.kid {
+            self.prepared = Arc::clone(&previous.prepared);
+        }
+    }
+
+    /// Verifies a JWS signature this key made. ES256 goes through the prepared key
+    /// (`signer::es256`, about three times faster than a general verifier); EdDSA and RS256
+    /// through ring.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
         let alg: &dyn signature::VerificationAlgorithm = match self.alg {
-            SigningAlg::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+            SigningAlg::ES256 => {
+                return self
+                    .prepared
+                    .get_or_init(|| {
+                        let (x, y) = (self.public.get(1..33)?, self.public.get(33..65)?);
+                        PreparedKey::new(x, y)
+                    })
+                    .as_ref()
+                    .is_some_and(|key| key.verify(msg, sig));
+            }
             SigningAlg::EdDSA => &signature::ED25519,
             SigningAlg::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
         };
@@ -396,6 +421,25 @@ mod tests {
             );
             assert!(verify_own::<serde_json::Value>(&none_alg, Some("at+jwt"), find).is_none());
         }
+    }
+
+    /// A reloaded key keeps the verification table its previous instance prepared; another key
+    /// never takes it, and still verifies only its own signatures.
+    #[test]
+    fn a_reloaded_key_adopts_only_its_own_prepared_table() {
+        let g = SigningKey::generate(SigningAlg::ES256).unwrap();
+        let jwt = g.key.sign_jwt("at+jwt", &json!({})).unwrap();
+        let (input, sig) = jwt.rsplit_once('.').unwrap();
+        let sig = B64.decode(sig).unwrap();
+        assert!(g.key.verify(input.as_bytes(), &sig));
+        let mut reloaded = SigningKey::from_pkcs8(SigningAlg::ES256, &g.pkcs8).unwrap();
+        reloaded.adopt_prepared(&g.key);
+        assert!(Arc::ptr_eq(&reloaded.prepared, &g.key.prepared));
+        assert!(reloaded.verify(input.as_bytes(), &sig));
+        let mut other = SigningKey::generate(SigningAlg::ES256).unwrap().key;
+        other.adopt_prepared(&g.key);
+        assert!(!Arc::ptr_eq(&other.prepared, &g.key.prepared));
+        assert!(!other.verify(input.as_bytes(), &sig));
     }
 
     #[test]
