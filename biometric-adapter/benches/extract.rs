@@ -8,7 +8,7 @@ use std::{hint::black_box, path::Path};
 
 use biometric_adapter::{
     extract,
-    finger_image::{Capture, DEFAULT_PPI, SbiField},
+    finger_image::{Capture, DEFAULT_PPI, SbiField, decode_wsq},
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -31,6 +31,10 @@ fn extraction(c: &mut Criterion) {
     });
     group.bench_function("SBI capture: decode only (JPEG 2000)", |b| {
         b.iter(|| Capture::from_bytes(black_box(&sbi), SbiField::BioExtract, DEFAULT_PPI).unwrap())
+    });
+    let wsq = fixture("wsq/sourceafis-probe.wsq");
+    group.bench_function("WSQ 388x374 (0.75 bpp): decode only", |b| {
+        b.iter(|| decode_wsq(black_box(&wsq), DEFAULT_PPI).unwrap())
     });
     group.finish();
 }

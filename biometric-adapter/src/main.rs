@@ -4,8 +4,8 @@
 //! - `template compare A B` compares two records' fingers with the matcher and prints the score
 //!   and the decision at a target false match rate (`--json` for machines). Like `cmp`, it exits
 //!   with 0 for a match, 1 for no match and 2 when something is wrong with the input;
-//! - `template extract IMAGE [-o OUT]` decodes a finger image (an ISO/IEC 19794-4 record, a PNG,
-//!   JPEG or JPEG 2000 file, or an SBI capture whose `bioValue` is one), extracts its minutiae with
+//! - `template extract IMAGE [-o OUT]` decodes a finger image (an ISO/IEC 19794-4 record, a WSQ,
+//!   PNG, JPEG or JPEG 2000 file, or an SBI capture whose `bioValue` is one), extracts its minutiae with
 //!   NIST's MINDTCT and writes them as an ISO/IEC 19794-2:2005 record.
 #![forbid(unsafe_code)]
 
@@ -61,8 +61,8 @@ enum TemplateCmd {
         json: bool,
     },
     /// Extract minutiae from a finger image with NIST's MINDTCT and write them as an ISO/IEC
-    /// 19794-2:2005 record. The input is an ISO/IEC 19794-4 record (2005 or 2011; JPEG 2000, PNG,
-    /// JPEG or uncompressed inside), a PNG, JPEG or JPEG 2000 file, or an SBI capture data element
+    /// 19794-2:2005 record. The input is an ISO/IEC 19794-4 record (2005 or 2011; WSQ, JPEG 2000,
+    /// PNG, JPEG or uncompressed inside), a WSQ, PNG, JPEG or JPEG 2000 file, or an SBI capture data element
     /// (a compact JWS, its base64url payload, or the payload's JSON) whose bioValue is one of
     /// those. The SBI signature is not checked here.
     Extract {

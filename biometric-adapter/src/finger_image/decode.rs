@@ -1,5 +1,5 @@
-//! From encoded image data to greyscale pixels: uncompressed, JPEG 2000 (hayro-jpeg2000, pure
-//! Rust), PNG and JPEG (the `image` crate, with size limits).
+//! From encoded image data to greyscale pixels: uncompressed, WSQ (our own decoder, [`super::wsq`]),
+//! JPEG 2000 (hayro-jpeg2000, pure Rust), PNG and JPEG (the `image` crate, with size limits).
 //!
 //! Every decoder here sees bytes from devices we do not control. Sizes are checked before any
 //! large allocation, decoded sizes must equal what the record's header promised, and a decoder
@@ -8,7 +8,10 @@
 
 use std::{io::Cursor, panic::AssertUnwindSafe};
 
-use super::{Compression, FingerImage, Grayscale, MAX_PIXELS, MAX_SIDE};
+use super::{
+    Compression, FingerImage, Grayscale, MAX_PIXELS, MAX_SIDE,
+    wsq::{self, WsqError},
+};
 use crate::Error;
 
 /// Decodes a record's image to pixels; the decoded size must be the header's.
@@ -30,7 +33,7 @@ pub(super) fn decode_record_image(image: &FingerImage) -> Result<Grayscale, Erro
             decode_jpeg2000(&image.data, image.ppi_x).map_err(|e| Error::image(format!("byte {at}: {e}")))?
         }
         Compression::Wsq => {
-            return Err(Error::image(format!("byte {at}: WSQ-compressed images are not decoded yet")));
+            decode_wsq(&image.data, |_| image.ppi_x).map_err(|e| Error::image(format!("byte {}: {e}", at + e.at)))?
         }
         Compression::Png => decode_with_image_crate(&image.data, ::image::ImageFormat::Png, image.ppi_x)
             .map_err(|e| Error::image(format!("byte {at}: {e}")))?,
@@ -61,6 +64,16 @@ pub(super) fn check_dimensions(width: u32, height: u32) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// A WSQ stream to pixels; `ppi` chooses the resolution given the one the stream's NISTCOM comment
+/// declares, if any (a record's header wins over it; a bare file has nothing else).
+pub(super) fn decode_wsq(data: &[u8], ppi: impl FnOnce(Option<u16>) -> u16) -> Result<Grayscale, WsqError> {
+    // Our own decoder, but a capture still must never take the process down: the same last line.
+    let image = std::panic::catch_unwind(AssertUnwindSafe(|| wsq::decode(data)))
+        .unwrap_or_else(|_| Err(WsqError { at: 0, reason: "the WSQ decoder failed on malformed data".into() }))?;
+    Grayscale::new(image.width, image.height, ppi(image.ppi), image.pixels)
+        .map_err(|e| WsqError { at: 0, reason: e.to_string() })
 }
 
 /// A JPEG 2000 file (JP2) or codestream (J2K), greyscale, to 8-bit pixels.

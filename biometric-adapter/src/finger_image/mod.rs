@@ -2,9 +2,9 @@
 //! decoded to greyscale pixels for minutiae extraction ([`crate::extract`]).
 //!
 //! ```text
-//! SBI capture (JWS or its payload) ──bioValue──▶ ISO/IEC 19794-4 record ──▶ JPEG 2000 / PNG / JPEG / raw
-//!                                                   PNG / JPEG / JPEG 2000 file ─────┘        │
-//!                                                                                    Grayscale pixels
+//! SBI capture (JWS or its payload) ──bioValue──▶ ISO/IEC 19794-4 record ──▶ WSQ / JPEG 2000 / PNG / JPEG / raw
+//!                                             WSQ / PNG / JPEG / JPEG 2000 file ─────┘              │
+//!                                                                                          Grayscale pixels
 //! ```
 //!
 //! Scanners behind a MOSIP SBI device service send registration captures as ISO/IEC 19794-4
@@ -15,11 +15,12 @@
 //! enrolment service holds (a record, an image file, an SBI data element) and yields the pixels
 //! with the finger and quality the capture declared.
 //!
-//! Decoders: JPEG 2000 through `hayro-jpeg2000` (pure Rust, no unsafe code in it: captures
-//! come from devices we do not control), PNG and JPEG through `image` with size limits,
-//! uncompressed 8-bit pixels as they are. WSQ is recognised and refused with a clear error (no
-//! decoder yet). Images above [`MAX_SIDE`] pixels per side or [`MAX_PIXELS`] in all are refused
-//! before decoding.
+//! Decoders: WSQ by our own decoder (`wsq`: no maintained Rust crate decodes it; it reproduces the
+//! pixels of NIST's reference decoder exactly, and refuses even-length filters and restart
+//! intervals, which no encoder we know uses), JPEG 2000 through `hayro-jpeg2000` (pure Rust, no
+//! unsafe code in it: captures come from devices we do not control), PNG and JPEG through `image`
+//! with size limits, uncompressed 8-bit pixels as they are. Images above [`MAX_SIDE`] pixels per
+//! side or [`MAX_PIXELS`] in all are refused before decoding.
 //!
 //! Only the SBI data element's `bioValue` (or `bioExtract`) is decoded here; whether the device's
 //! signature over it holds is the SBI client's business, and nothing extracted from an unverified
@@ -27,6 +28,7 @@
 
 mod decode;
 mod record;
+mod wsq;
 
 use base64::Engine as _;
 use serde::Serialize;
@@ -121,6 +123,8 @@ pub enum Source {
     Jpeg,
     /// A JPEG 2000 file or codestream.
     Jpeg2000,
+    /// A WSQ file.
+    Wsq,
 }
 
 /// A decoded finger image with what its capture said about it.
@@ -141,10 +145,11 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// Reads an ISO/IEC 19794-4 record, a PNG, JPEG or JPEG 2000 file, or an SBI capture data
+    /// Reads an ISO/IEC 19794-4 record, a WSQ, PNG, JPEG or JPEG 2000 file, or an SBI capture data
     /// element — a compact JWS, its bare base64url payload, or the payload's JSON — and decodes
     /// the image in it (`field` says which field of an SBI element; ignored otherwise). `ppi` is
-    /// the resolution for image files that carry none (records and SBI elements say theirs).
+    /// the resolution for image files that carry none (records and SBI elements say theirs, and
+    /// so does a WSQ file with a NISTCOM comment).
     pub fn from_bytes(bytes: &[u8], field: SbiField, ppi: u16) -> Result<Capture, Error> {
         if bytes.len() > MAX_INPUT {
             return Err(Error::image(format!("input of {} bytes is above the {MAX_INPUT}-byte limit", bytes.len())));
@@ -182,7 +187,7 @@ impl Capture {
             return Ok(Some(bare(image, Source::Jpeg2000)));
         }
         if bytes.starts_with(&[0xFF, 0xA0]) {
-            return Err(Error::image("WSQ-compressed images are not decoded yet"));
+            return decode_wsq(bytes, ppi).map(|image| Some(bare(image, Source::Wsq)));
         }
         Ok(None)
     }
@@ -227,7 +232,7 @@ impl Capture {
     /// An SBI capture data element: compact JWS, bare base64url payload, or JSON.
     fn from_sbi(bytes: &[u8], field: SbiField) -> Result<Capture, Error> {
         let text = std::str::from_utf8(bytes)
-            .map_err(|_| Error::image("not an ISO/IEC 19794-4 record, PNG, JPEG, JPEG 2000 or SBI capture"))?
+            .map_err(|_| Error::image("not an ISO/IEC 19794-4 record, WSQ, PNG, JPEG, JPEG 2000 or SBI capture"))?
             .trim();
         let json: Vec<u8> = if text.starts_with('{') {
             text.as_bytes().to_vec()
@@ -280,6 +285,15 @@ impl Capture {
         }
         Ok(capture)
     }
+}
+
+/// Decodes a WSQ file (FBI IAFIS-IC-0110 v3) to pixels. The resolution is the one its NISTCOM
+/// comment declares, else `ppi`. A malformed stream is refused with the byte where it goes wrong.
+pub fn decode_wsq(bytes: &[u8], ppi: u16) -> Result<Grayscale, Error> {
+    if bytes.len() > MAX_INPUT {
+        return Err(Error::image(format!("input of {} bytes is above the {MAX_INPUT}-byte limit", bytes.len())));
+    }
+    decode::decode_wsq(bytes, |declared| declared.unwrap_or(ppi)).map_err(|e| Error::image(e.to_string()))
 }
 
 /// base64url as the SBI specification uses it (no padding); trailing `=` tolerated.

@@ -6,3 +6,4 @@ mod cli;
 mod malformed;
 mod pipeline;
 mod support;
+mod wsq;

@@ -120,7 +120,8 @@ fn corrupt_png_and_wsq_are_refused() {
     let Some(png) = fixture(PROBE) else { return };
     let e = refused(&png[..png.len() / 3], SbiField::BioValue);
     assert!(matches!(e, Error::Image { .. }), "{e}");
-    // A WSQ stream (start-of-image marker, then garbage): recognised, refused.
+    // A WSQ stream (start-of-image marker, a comment, then garbage): recognised, refused by the
+    // WSQ decoder.
     let mut wsq = vec![0xFF, 0xA0, 0xFF, 0xA8, 0x00, 0x10];
     wsq.extend_from_slice(&[0x11; 64]);
     let e = refused(&record_2005(2, 300, 300, 500, 2, &wsq), SbiField::BioValue);
