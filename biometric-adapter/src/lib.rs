@@ -20,8 +20,9 @@
 //!   checks, and the device simulator served by the `sbi-simulator` binary;
 //! - [`finger_image`]: ISO/IEC 19794-4 finger image records (2005 and 2011 editions, as SBI
 //!   registration captures carry them), parsed strictly with byte-offset errors, and the images
-//!   inside decoded to pixels — JPEG 2000 (pure Rust), PNG, JPEG, uncompressed; also bare image
-//!   files and SBI capture data elements (`bioValue`, signature not checked here);
+//!   inside decoded to pixels — WSQ (our own decoder, pixel-exact against NIST's reference), JPEG
+//!   2000 (pure Rust), PNG, JPEG, uncompressed; also bare image files and SBI capture data elements
+//!   (`bioValue`, signature not checked here);
 //! - [`extract`]: minutiae extraction with NIST's MINDTCT (NBIS, built from its C sources by the
 //!   `nbis-rs` crate), written as ISO/IEC 19794-2:2005 records the matcher compares;
 //! - one error type, [`Error`];
@@ -31,7 +32,7 @@
 //!
 //! Still to come (see the enrolment issue and `DESIGN.md`, "Enrolment and biometrics"), and not
 //! pretended here:
-//! - WSQ decoding: WSQ-compressed images are recognised and refused with a clear error;
+//! - WSQ's rarely used corners: even-length filters and restart intervals are refused by name;
 //! - decrypting CAPTURE responses whose bioValue is encrypted under a MOSIP domain key (refused as
 //!   unsupported);
 //! - the `Abis` trait over [`matcher::Gallery`] (built from the database on start) and an HTTP
@@ -41,7 +42,8 @@
 //!   memory layout and shortlist sizes revisited against the issue's performance targets.
 //!
 //! Fuzzing: `fuzz/` (its own cargo workspace) has cargo-fuzz targets for the SBI response parser
-//! and verifier (`sbi_response`) and the template parser (`template_parse`); on the stable
+//! and verifier (`sbi_response`), the template parser (`template_parse`) and the WSQ decoder
+//! (`wsq_decode`); on the stable
 //! toolchain run them as `RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none -O <target>` from
 //! that directory (`fuzz/README.md` has the full commands).
 #![forbid(unsafe_code)]

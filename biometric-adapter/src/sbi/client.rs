@@ -172,6 +172,22 @@ impl SbiClient {
         policy.check(&captures)?;
         Ok((captures, bytes))
     }
+
+    /// RCAPTURE of one face photo (a `Face` request), verified like the fingers
+    /// ([`verify::verify_face_response`]). Returns the raw body too, for the enrolment packet.
+    pub async fn capture_face(
+        &self,
+        port: u16,
+        request: &CaptureRequest,
+        device: Option<&VerifiedDeviceInfo>,
+        now: impl Fn() -> time::OffsetDateTime,
+    ) -> Result<(verify::VerifiedFace, Vec<u8>), SbiError> {
+        let body = serde_json::to_vec(request).map_err(|e| SbiError::malformed("capture request", e))?;
+        let timeout = Duration::from_millis(request.timeout) + self.timeouts.capture_grace;
+        let bytes = self.call("RCAPTURE", port, "/capture", body, timeout).await?;
+        let face = verify::verify_face_response(&bytes, request, &self.trust, device, &self.options, now())?;
+        Ok((face, bytes))
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -25,6 +25,7 @@
 
 pub mod client;
 mod error;
+pub mod face;
 pub mod jws;
 pub mod messages;
 pub mod quality;

@@ -22,6 +22,11 @@
 //! its quality, which falls with the noise. A real scanner's bioValue is an ISO/IEC 19794-4
 //! finger *image*; the verifier accepts both, and the image extractor turns images into minutiae.
 //!
+//! **Face.** The same service hosts a face camera (`MOSIPDISC` with type `Face`, deviceId
+//! [`FACE_DEVICE_ID`]): a `Face` capture's bioValue is an ISO/IEC 19794-5 record of a JPEG
+//! portrait drawn for the presenting person ([`face::synthetic_photo`]), the same for every
+//! capture of the same person, signed with the device key like the fingers.
+//!
 //! The control endpoints have no authentication: the simulator binds to 127.0.0.1 only, as the
 //! specification requires of device services, and is a test and demonstration tool.
 
@@ -46,7 +51,7 @@ use rcgen::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    SbiError,
+    SbiError, face,
     jws::{JwsAlg, JwsSigner},
     messages::{
         BiometricEntry, CaptureData, CaptureRequest, CaptureResponse, DeviceErrorBody, DeviceInfo, DeviceInfoEntry,
@@ -247,6 +252,9 @@ impl std::fmt::Debug for Simulator {
 /// The vendor parameter naming the presenting subject.
 pub const SUBJECT_OPT: &str = "drukyul.subject";
 
+/// The face camera's deviceId in this device service (the finger scanner is "1").
+pub const FACE_DEVICE_ID: &str = "2";
+
 impl Simulator {
     /// A simulator signing with `credentials`; `trust_pem` (the CA) is served at
     /// `/simulator/ca.pem` for demos.
@@ -329,8 +337,45 @@ impl Simulator {
         self.signer.sign(&payload)
     }
 
+    /// The face camera's digital id (unsigned payload): the same service hosts it as device 2.
+    pub fn face_digital_id(&self, now: time::OffsetDateTime) -> DigitalId {
+        DigitalId {
+            serial_no: format!("{}-FACE", self.config.serial),
+            model: "SIM-FACE-1".into(),
+            device_type: "Face".into(),
+            device_sub_type: "Full face".into(),
+            ..self.digital_id(now)
+        }
+    }
+
+    fn signed_face_digital_id(&self, now: time::OffsetDateTime) -> Result<String, SbiError> {
+        let payload = serde_json::to_vec(&self.face_digital_id(now)).map_err(keys)?;
+        self.signer.sign(&payload)
+    }
+
+    fn face_device(&self, now: time::OffsetDateTime) -> DiscoveredDevice {
+        let digital_id =
+            serde_json::to_vec(&self.face_digital_id(now)).map(|p| URL_SAFE_NO_PAD.encode(p)).unwrap_or_default();
+        DiscoveredDevice {
+            device_id: FACE_DEVICE_ID.into(),
+            device_status: "Ready".into(),
+            certification: "L0".into(),
+            service_version: SPEC_VERSION.into(),
+            device_sub_id: vec!["0".into()],
+            callback_id: format!("http://127.0.0.1:{}", self.config.port),
+            digital_id,
+            device_code: self.device_code.clone(),
+            spec_version: vec![SPEC_VERSION.into()],
+            purpose: self.config.purpose.as_str().into(),
+            error: Some(DeviceErrorBody { errorcode: "0".into(), errorinfo: "Success".into() }),
+        }
+    }
+
     /// The MOSIPDISC answer.
     pub fn discover(&self, request: &DiscoverRequest, now: time::OffsetDateTime) -> Vec<DiscoveredDevice> {
+        if request.device_type == "Face" {
+            return vec![self.face_device(now)];
+        }
         if !matches!(request.device_type.as_str(), "Biometric Device" | "Fingerprint" | "Finger") {
             return Vec::new();
         }
@@ -401,6 +446,31 @@ impl Simulator {
         let digital_id = self.signed_digital_id(now).map_err(|e| refuse("102", e.to_string()))?;
         let mut out = Vec::new();
         for bio in &request.bio {
+            if bio.bio_type == "Face" {
+                if bio.count != 1 || !bio.bio_sub_type.is_empty() {
+                    return Err(refuse("109", "one face photo per request, bioSubType empty".into()));
+                }
+                let face_id = self.signed_face_digital_id(now).map_err(|e| refuse("102", e.to_string()))?;
+                let photo = face::synthetic_photo(person).map_err(|e| refuse("102", e.to_string()))?;
+                out.push(CaptureData {
+                    digital_id: face_id,
+                    device_code: self.device_code.clone(),
+                    device_service_version: "DRUKYUL.SIM.1".into(),
+                    bio_type: Some("Face".into()),
+                    bio_sub_type: String::new(),
+                    purpose: method.as_str().into(),
+                    env: self.config.env.as_str().into(),
+                    bio_value: URL_SAFE_NO_PAD.encode(face::write_record(&photo)),
+                    bio_extract: None,
+                    transaction_id: Some(request.transaction_id.clone()),
+                    registration_id: request.registration_id.clone(),
+                    domain_uri: request.domain_uri.clone(),
+                    timestamp: timestamp(now),
+                    requested_score: Some(bio.requested_score as f64),
+                    quality_score: 80.0 + (mix(person ^ 0xface) % 15) as f64,
+                });
+                continue;
+            }
             if !matches!(bio.bio_type.as_str(), "Finger" | "FIR" | "FMR") {
                 return Err(refuse("106", format!("no {} device here", bio.bio_type)));
             }

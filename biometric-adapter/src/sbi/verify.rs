@@ -194,6 +194,19 @@ fn expected_fingers(request: &CaptureRequest) -> Result<Option<Vec<FingerPositio
     Ok(Some(all))
 }
 
+/// The size limit, the JSON and the device's own error code: what every capture answer passes
+/// before its signatures are looked at.
+fn read_capture_response(body: &[u8], what: &str, options: &VerifyOptions) -> Result<CaptureResponse, SbiError> {
+    if body.len() > options.max_response_bytes {
+        return Err(SbiError::TooLarge { what: what.into(), limit: options.max_response_bytes });
+    }
+    let response: CaptureResponse = serde_json::from_slice(body).map_err(|e| SbiError::malformed(what, e))?;
+    match failed(&response.error) {
+        Some(e) => Err(e),
+        None => Ok(response),
+    }
+}
+
 /// Verifies an RCAPTURE or CAPTURE response body against the request that produced it.
 ///
 /// Checks, in order, and stops at the first failure: size; the device's error codes; for each
@@ -210,14 +223,7 @@ pub fn verify_capture_response(
     options: &VerifyOptions,
     now: time::OffsetDateTime,
 ) -> Result<Vec<VerifiedCapture>, SbiError> {
-    if body.len() > options.max_response_bytes {
-        return Err(SbiError::TooLarge { what: "the capture response".into(), limit: options.max_response_bytes });
-    }
-    let response: CaptureResponse =
-        serde_json::from_slice(body).map_err(|e| SbiError::malformed("the capture response", e))?;
-    if let Some(e) = failed(&response.error) {
-        return Err(e);
-    }
+    let response = read_capture_response(body, "the capture response", options)?;
     if response.biometrics.len() > options.max_captures {
         return Err(SbiError::Mismatch {
             reason: format!("{} captures, more than the {} accepted", response.biometrics.len(), options.max_captures),
@@ -286,6 +292,39 @@ fn check_capture(
     now: time::OffsetDateTime,
 ) -> Result<VerifiedCapture, SbiError> {
     let what = format!("capture {index}");
+    let digital_id = check_origin(data, request, trust, device, now)?;
+    let Some(finger) = finger_from_sub_type(&data.bio_sub_type) else {
+        return Err(SbiError::Mismatch { reason: format!("{what}: \"{}\" is not a finger", data.bio_sub_type) });
+    };
+    let (bio_value, expected_hash, timestamp) = check_content(index, data, hash, previous, options, now)?;
+    let (biometric, format) = read_biometric(finger, bio_value, data.bio_extract.as_deref())?;
+    Ok(VerifiedCapture {
+        finger,
+        bio_sub_type: data.bio_sub_type.clone(),
+        biometric,
+        format,
+        quality: data.quality_score,
+        requested_score: data.requested_score,
+        timestamp,
+        transaction_id: request.transaction_id.clone(),
+        device_code: data.device_code.clone(),
+        digital_id,
+        signer: String::new(),
+        hash: expected_hash,
+        signed_data: String::new(),
+    })
+}
+
+/// Where a (signature-checked) capture comes from: the requested purpose, environment and
+/// transaction, and a digital id signed under a trusted provider (the announced device's, if
+/// known). Shared by fingers and faces.
+pub(crate) fn check_origin(
+    data: &CaptureData,
+    request: &CaptureRequest,
+    trust: &TrustStore,
+    device: Option<&VerifiedDeviceInfo>,
+    now: time::OffsetDateTime,
+) -> Result<DigitalId, SbiError> {
     if data.purpose != request.purpose.as_str() {
         return Err(SbiError::WrongPurpose { expected: request.purpose.as_str().into(), got: data.purpose.clone() });
     }
@@ -311,9 +350,21 @@ fn check_capture(
             return Err(SbiError::WrongPurpose { expected: device.info.purpose.clone(), got: data.purpose.clone() });
         }
     }
-    let Some(finger) = finger_from_sub_type(&data.bio_sub_type) else {
-        return Err(SbiError::Mismatch { reason: format!("{what}: \"{}\" is not a finger", data.bio_sub_type) });
-    };
+    Ok(digital_id)
+}
+
+/// The checks of a capture's content that do not depend on what it captures: bioValue's size,
+/// the hash chain, the timestamp and the quality's range. Returns bioValue, its chained hash
+/// and the capture's time. Shared by fingers and faces.
+pub(crate) fn check_content(
+    index: usize,
+    data: &CaptureData,
+    hash: &str,
+    previous: &mut String,
+    options: &VerifyOptions,
+    now: time::OffsetDateTime,
+) -> Result<(Vec<u8>, String, time::OffsetDateTime), SbiError> {
+    let what = format!("capture {index}");
     if data.bio_value.len() > options.max_bio_value_bytes.saturating_mul(4) / 3 + 4 {
         return Err(SbiError::TooLarge { what: format!("{what}: bioValue"), limit: options.max_bio_value_bytes });
     }
@@ -345,21 +396,86 @@ fn check_capture(
             format!("{} is outside 0-100", data.quality_score),
         ));
     }
-    let (biometric, format) = read_biometric(finger, bio_value, data.bio_extract.as_deref())?;
-    Ok(VerifiedCapture {
-        finger,
-        bio_sub_type: data.bio_sub_type.clone(),
-        biometric,
-        format,
-        quality: data.quality_score,
-        requested_score: data.requested_score,
+    Ok((bio_value, expected_hash, timestamp))
+}
+
+/// A verified face capture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedFace {
+    /// The ISO/IEC 19794-5 record, as the camera signed it.
+    pub record: Vec<u8>,
+    /// The photo inside it.
+    pub image: super::face::FaceImage,
+    /// The device's quality score (0-100).
+    pub quality: f64,
+    /// When the camera says it took the photo.
+    pub timestamp: time::OffsetDateTime,
+    /// The camera's registration code.
+    pub device_code: String,
+    /// The camera's verified digital id.
+    pub digital_id: DigitalId,
+    /// Who signed the capture (the certificate's subject).
+    pub signer: String,
+    /// The chained hash.
+    pub hash: String,
+}
+
+/// Verifies a camera's answer to a face capture request (one `Face` capture, `bioSubType`
+/// empty): the same JWS, certificate-chain, digital-id, purpose, environment, transaction,
+/// hash-chain and freshness checks as fingers, then the 19794-5 record and the photo in it.
+pub fn verify_face_response(
+    body: &[u8],
+    request: &CaptureRequest,
+    trust: &TrustStore,
+    device: Option<&VerifiedDeviceInfo>,
+    options: &VerifyOptions,
+    now: time::OffsetDateTime,
+) -> Result<VerifiedFace, SbiError> {
+    if !super::face::is_face_request(request) {
+        return Err(SbiError::malformed("the face capture request", "it must ask for exactly one Face capture"));
+    }
+    let response = read_capture_response(body, "the face capture response", options)?;
+    let [entry] = response.biometrics.as_slice() else {
+        return Err(SbiError::Mismatch {
+            reason: format!("{} face captures for the one requested", response.biometrics.len()),
+        });
+    };
+    if let Some(e) = failed(&entry.error) {
+        return Err(e);
+    }
+    let what = "the face capture";
+    let (Some(data), Some(hash)) = (&entry.data, &entry.hash) else {
+        return Err(SbiError::malformed(what, "no data or no hash"));
+    };
+    if entry.session_key.as_deref().is_some_and(|k| !k.is_empty()) {
+        return Err(SbiError::Unsupported {
+            reason: "an encrypted bioValue (sessionKey): decrypting needs the domain's private key".into(),
+        });
+    }
+    let verified = jws::parse(what, data)?.verify(what, trust, now)?;
+    let payload: CaptureData = serde_json::from_slice(&verified.payload).map_err(|e| SbiError::malformed(what, e))?;
+    let digital_id = check_origin(&payload, request, trust, device, now)?;
+    if payload.bio_type.as_deref() != Some("Face") || !payload.bio_sub_type.is_empty() {
+        return Err(SbiError::Mismatch {
+            reason: format!(
+                "a Face capture was requested, the device sent {} \"{}\"",
+                payload.bio_type.as_deref().unwrap_or("no bioType"),
+                payload.bio_sub_type
+            ),
+        });
+    }
+    let mut previous = request.bio[0].previous_hash.clone();
+    let (record, hash, timestamp) = check_content(0, &payload, hash, &mut previous, options, now)?;
+    let image = super::face::parse_record(&record)?;
+    Ok(VerifiedFace {
+        record,
+        image,
+        quality: payload.quality_score,
         timestamp,
-        transaction_id: request.transaction_id.clone(),
-        device_code: data.device_code.clone(),
+        device_code: payload.device_code,
         digital_id,
-        signer: String::new(),
-        hash: expected_hash,
-        signed_data: String::new(),
+        signer: verified.signer,
+        hash,
     })
 }
 

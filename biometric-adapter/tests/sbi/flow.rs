@@ -8,12 +8,12 @@ use biometric_adapter::{
         messages::Purpose,
         quality::QualityPolicy,
         simulator::SUBJECT_OPT,
-        verify::{BioFormat, VerifiedCapture, new_transaction_id},
+        verify::{BioFormat, VerifiedCapture, VerifyOptions, new_transaction_id},
     },
     template::FingerPosition,
 };
 
-use crate::support::{client, config, now, pki, request, start};
+use crate::support::{client, config, now, pki, request, start, trust};
 
 fn template(c: &VerifiedCapture) -> FingerTemplate {
     let BioFormat::MinutiaeRecord(record) = &c.format else { panic!("expected a minutiae record") };
@@ -174,4 +174,68 @@ fn simulator_binary_explains_itself() {
     for needle in ["--port", "--duplicates", "/simulator/present", "drukyul.subject", "--export-ca", "--state-dir"] {
         assert!(text.contains(needle), "--help lacks {needle}:\n{text}");
     }
+}
+
+/// A face photo (issue 3 item 9): discovered as a `Face` device, captured over RCAPTURE, signed
+/// with the device key and verified like the fingers: an ISO/IEC 19794-5 record with a JPEG that
+/// is the same for the same person. A changed photo, a re-signed one and a face sent to the finger
+/// verifier are refused.
+#[tokio::test]
+async fn a_face_photo_is_captured_signed_and_verified() {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    use biometric_adapter::sbi::{face, simulator::FACE_DEVICE_ID, verify};
+    let (port, simulator) = start(config(0), &pki().device).await;
+    let client = client();
+    let found = client.discover(port..=port, "Face").await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1[0].device_id, FACE_DEVICE_ID);
+
+    let face_request = |subject: u64| {
+        let mut req = request("0", 1, &new_transaction_id().unwrap(), None);
+        req.bio[0].bio_type = "Face".into();
+        req.bio[0].device_id = FACE_DEVICE_ID.into();
+        req.custom_opts.insert(SUBJECT_OPT.into(), subject.to_string());
+        req
+    };
+    let req = face_request(3);
+    let (face, raw) = client.capture_face(port, &req, None, now).await.unwrap();
+    assert_eq!((face.image.width, face.image.height), (120, 150));
+    assert_eq!(face.image, face::synthetic_photo(3).unwrap(), "the presenting person's photo");
+    assert!(face.signer.contains("CN=SIM-TEST-1"), "{}", face.signer);
+    assert_eq!(face.digital_id.device_type, "Face");
+    assert!(face::parse_record(&face.record).is_ok());
+    let (again, _) = client.capture_face(port, &face_request(3), None, now).await.unwrap();
+    assert_eq!(again.image, face.image, "deterministic per person");
+
+    // The verifier on the raw answer, then doctored copies of it.
+    let opts = VerifyOptions::default();
+    assert!(verify::verify_face_response(&raw, &req, &trust(), None, &opts, now()).is_ok());
+    let mut response: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let jws = response["biometrics"][0]["data"].as_str().unwrap().to_owned();
+    let parts: Vec<&str> = jws.split('.').collect();
+    let mut payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let other = face::write_record(&face::synthetic_photo(4).unwrap());
+    payload["bioValue"] = URL_SAFE_NO_PAD.encode(&other).into();
+    response["biometrics"][0]["data"] =
+        format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload.to_string()), parts[2]).into();
+    let forged = serde_json::to_vec(&response).unwrap();
+    let err = verify::verify_face_response(&forged, &req, &trust(), None, &opts, now()).unwrap_err();
+    assert!(matches!(err, SbiError::BadSignature { .. }), "{err}");
+
+    // Re-signed with a key of an untrusted provider (hash chain recomputed): untrusted.
+    let rogue = biometric_adapter::sbi::simulator::DeviceProvider::generate("Rogue", now()).unwrap();
+    let rogue_device = rogue
+        .issue_device("ROGUE-1", JwsAlg::ES256, now() - time::Duration::days(1), now() + time::Duration::days(1))
+        .unwrap();
+    let signed = rogue_device.signer().unwrap().sign(payload.to_string().as_bytes()).unwrap();
+    response["biometrics"][0]["data"] = signed.into();
+    response["biometrics"][0]["hash"] = verify::chain_next(&req.bio[0].previous_hash, &other).into();
+    let resigned = serde_json::to_vec(&response).unwrap();
+    let err = verify::verify_face_response(&resigned, &req, &trust(), None, &opts, now()).unwrap_err();
+    assert!(matches!(err, SbiError::Untrusted { .. }), "{err}");
+
+    // A face is not a finger, and a finger request is not a face request.
+    assert!(verify::verify_capture_response(&raw, &req, &trust(), None, &opts, now()).is_err());
+    assert!(verify::verify_face_response(&raw, &request("1", 4, "t", None), &trust(), None, &opts, now()).is_err());
+    drop(simulator);
 }
