@@ -228,7 +228,10 @@ use biometric_adapter::{
     template::Record,
 };
 
-use crate::store::enrolment::{CaseDecision, Decision, PacketRow, TemplateRow};
+use crate::{
+    i18n::{Lang, T},
+    store::enrolment::{CaseDecision, Decision, PacketRow, TemplateRow},
+};
 
 /// The ceremony kind of a pending capture request (its id is the transactionId).
 const CAPTURE_KIND: &str = "sbi-rcapture";
@@ -304,12 +307,17 @@ fn device_env(idp: &Idp) -> Result<Env> {
 
 /// Checks that `cid` can be enrolled (alive, not already biometrically enrolled) or
 /// re-verified (an open digital ID with enrolled fingers); returns the account, if any.
-async fn eligible(idp: &Idp, cid: &Cid, kind: PacketKind) -> Result<Option<store::login::AccountRow>> {
-    let person = store::registry::person(&idp.db, cid)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("CID {} is not in the civil registry", cid.as_str())))?;
+async fn eligible(
+    idp: &Idp,
+    cid: &Cid,
+    kind: PacketKind,
+) -> std::result::Result<Option<store::login::AccountRow>, Stop> {
+    let c = [("cid", cid.as_str())];
+    let Some(person) = store::registry::person(&idp.db, cid).await? else {
+        return Err(Refusal::new("enrol.refusal.not_in_registry", &c).not_found().into());
+    };
     if !person.is_alive() {
-        return Err(Error::Invalid(format!("the registry records CID {} as deceased: no digital ID", cid.as_str())));
+        return refuse("enrol.refusal.deceased", &c);
     }
     let account = store::login::account_by_cid(&idp.db, cid.as_str()).await?;
     let enrolled = match &account {
@@ -317,27 +325,24 @@ async fn eligible(idp: &Idp, cid: &Cid, kind: PacketKind) -> Result<Option<store
         None => false,
     };
     if account.as_ref().is_some_and(|a| a.status == "closed") {
-        return Err(Error::Invalid(format!("the digital ID of CID {} is closed", cid.as_str())));
+        return refuse("enrol.refusal.closed", &c);
     }
     match kind {
-        PacketKind::Enrolment if enrolled => Err(Error::Invalid(format!(
-            "CID {} already holds a biometrically enrolled digital ID (use re-verification if the passkeys are lost)",
-            cid.as_str()
-        ))),
-        PacketKind::Reverification if !enrolled => {
-            Err(Error::Invalid(format!("CID {} has no enrolled fingers to re-verify against", cid.as_str())))
-        }
+        PacketKind::Enrolment if enrolled => refuse("enrol.refusal.already_enrolled", &c),
+        PacketKind::Reverification if !enrolled => refuse("enrol.refusal.nothing_to_reverify", &c),
         _ => Ok(account),
     }
 }
 
 /// What the console can do for `cid`: enrol them, or re-verify an enrolled digital ID; the
 /// reason otherwise (deceased, closed, not in the registry).
-pub async fn check_eligible(idp: &Idp, cid: &Cid) -> Result<PacketKind> {
+pub async fn check_eligible(idp: &Idp, cid: &Cid) -> std::result::Result<PacketKind, Stop> {
     match eligible(idp, cid, PacketKind::Enrolment).await {
         Ok(_) => Ok(PacketKind::Enrolment),
+        Err(Stop::Failed(e)) => Err(Stop::Failed(e)),
         Err(e) => match eligible(idp, cid, PacketKind::Reverification).await {
             Ok(_) => Ok(PacketKind::Reverification),
+            Err(Stop::Failed(f)) => Err(Stop::Failed(f)),
             Err(_) => Err(e),
         },
     }
@@ -351,6 +356,17 @@ pub async fn start_capture(
     kind: PacketKind,
     now: UnixTime,
 ) -> Result<CaptureStart> {
+    try_start_capture(idp, officer, cid, kind, now).await.map_err(|s| s.into_error(idp))
+}
+
+/// [`start_capture`], with the refusals for the console to say in the officer's language.
+pub async fn try_start_capture(
+    idp: &Idp,
+    officer: &OfficerRow,
+    cid: &Cid,
+    kind: PacketKind,
+    now: UnixTime,
+) -> std::result::Result<CaptureStart, Stop> {
     trust_store(idp)?;
     eligible(idp, cid, kind).await?;
     let request = CaptureRequest {
@@ -385,16 +401,13 @@ pub async fn start_capture(
 
 /// The trusted device-provider CAs, from `enrolment.trusted_device_cas`: read and parsed once
 /// per process (a changed file takes a restart, like the rest of the configuration).
-fn trust_store(idp: &Idp) -> Result<&sbi::trust::TrustStore> {
+fn trust_store(idp: &Idp) -> std::result::Result<&sbi::trust::TrustStore, Stop> {
     if let Some(t) = idp.device_trust.get() {
         return Ok(t);
     }
     let path = &idp.config.enrolment.trusted_device_cas;
     if path.as_os_str().is_empty() {
-        return Err(Error::Invalid(
-            "biometric enrolment is not configured: set enrolment.trusted_device_cas to the device-provider CA file"
-                .into(),
-        ));
+        return refuse("enrol.refusal.not_configured", &[]);
     }
     let pem = std::fs::read_to_string(path)
         .map_err(|e| Error::Config(format!("enrolment.trusted_device_cas {}: {e}", path.display())))?;
@@ -467,9 +480,132 @@ pub enum Outcome {
     },
 }
 
-fn check_packet_id(id: &str) -> Result<()> {
+/// Why the console cannot go on, in words the officer can act on: a catalogue key
+/// (`enrol.refusal.*`) and the values of its placeholders, so the console says it in the
+/// officer's language. The CLI, the log and the API get the English of the same entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// The catalogue key.
+    pub key: &'static str,
+    /// `{name}` → value, filled in after the translation.
+    pub args: Vec<(&'static str, String)>,
+    /// Answered as 404 (a CID or a case that does not exist) rather than 400.
+    pub not_found: bool,
+    /// Fingers under the quality minimum (finger, score, minimum): the `{fingers}` placeholder,
+    /// each named in the officer's language (`enrol.finger.*`, `enrol.refusal.quality_finger`).
+    pub shortfalls: Vec<(biometric_adapter::template::FingerPosition, f64, f64)>,
+}
+
+impl Refusal {
+    fn new(key: &'static str, args: &[(&'static str, &str)]) -> Self {
+        Self {
+            key,
+            args: args.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+            not_found: false,
+            shortfalls: Vec::new(),
+        }
+    }
+
+    fn not_found(mut self) -> Self {
+        self.not_found = true;
+        self
+    }
+
+    /// The refusal in `t`'s language.
+    pub fn text(&self, t: T<'_>) -> String {
+        let mut args = self.args.clone();
+        if !self.shortfalls.is_empty() {
+            let fingers = self
+                .shortfalls
+                .iter()
+                .map(|(finger, score, minimum)| {
+                    fill(
+                        t.get("enrol.refusal.quality_finger"),
+                        &[
+                            ("finger", finger_name(t, *finger).to_owned()),
+                            ("score", format!("{score:.0}")),
+                            ("minimum", format!("{minimum:.0}")),
+                        ],
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            args.push(("fingers", fingers));
+        }
+        fill(t.get(self.key), &args)
+    }
+}
+
+/// A finger's name in `t`'s language (`enrol.finger.LF_INDEX`, ...).
+pub fn finger_name<'a>(t: T<'a>, finger: biometric_adapter::template::FingerPosition) -> &'a str {
+    t.get(&format!("enrol.finger.{}", sbi::messages::sub_type_name(finger)))
+}
+
+/// `template` with each `{name}` replaced by its value (values are not searched again).
+pub fn fill(template: &str, args: &[(&'static str, String)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}').and_then(|close| {
+            let name = &after[..close];
+            args.iter().find(|(k, _)| *k == name).map(|(_, v)| (close, v))
+        }) {
+            Some((close, v)) => {
+                out.push_str(v);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// How a console step ends when it does not succeed: a refusal the officer can act on, or a
+/// failure (database, configuration, a bug) mapped like any other error.
+#[derive(Debug)]
+pub enum Stop {
+    /// Said to the officer in their language.
+    Refused(Refusal),
+    /// Everything else.
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+impl From<Refusal> for Stop {
+    fn from(r: Refusal) -> Self {
+        Stop::Refused(r)
+    }
+}
+
+impl Stop {
+    /// The crate error, a refusal in English (for the CLI, the demo and the API).
+    pub fn into_error(self, idp: &Idp) -> Error {
+        match self {
+            Stop::Refused(r) if r.not_found => Error::NotFound(r.text(idp.i18n.t(Lang::En))),
+            Stop::Refused(r) => Error::Invalid(r.text(idp.i18n.t(Lang::En))),
+            Stop::Failed(e) => e,
+        }
+    }
+}
+
+fn refuse<T>(key: &'static str, args: &[(&'static str, &str)]) -> std::result::Result<T, Stop> {
+    Err(Stop::Refused(Refusal::new(key, args)))
+}
+
+fn check_packet_id(id: &str) -> std::result::Result<(), Stop> {
     if !(16..=64).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(Error::Invalid("packet_id must be 16 to 64 letters, digits, '-' or '_'".into()));
+        return refuse("enrol.refusal.packet_id", &[]);
     }
     Ok(())
 }
@@ -485,6 +621,11 @@ fn template_aad(account_id: &str, finger: u8) -> Vec<u8> {
 /// The minutiae records of verified captures: the simulator's (and some scanners') minutiae
 /// records as they are; a real scanner's finger images (ISO/IEC 19794-4) through NIST's MINDTCT.
 /// Extraction is CPU work (tens of milliseconds a finger), so it runs off the async threads.
+/// Every finger under its minimum, named with its score: the officer recaptures exactly those.
+fn quality_refusal(shortfalls: &[(biometric_adapter::template::FingerPosition, f64, f64)]) -> Refusal {
+    Refusal { shortfalls: shortfalls.to_vec(), ..Refusal::new("enrol.refusal.quality", &[]) }
+}
+
 async fn records(captures: &[VerifiedCapture]) -> Result<Vec<Record>> {
     let mut out = Vec::with_capacity(captures.len());
     for c in captures {
@@ -520,10 +661,20 @@ async fn extract_image(
 /// then de-duplicates (enrolment) or compares 1:1 (re-verification). A packet id seen before
 /// with the same content returns the first outcome.
 pub async fn submit(idp: &Idp, officer: &OfficerRow, sub: &Submission, now: UnixTime) -> Result<Outcome> {
+    try_submit(idp, officer, sub, now).await.map_err(|s| s.into_error(idp))
+}
+
+/// [`submit`], with the refusals for the console to say in the officer's language.
+pub async fn try_submit(
+    idp: &Idp,
+    officer: &OfficerRow,
+    sub: &Submission,
+    now: UnixTime,
+) -> std::result::Result<Outcome, Stop> {
     check_packet_id(&sub.packet_id)?;
     let body = sub.response.get().as_bytes();
     if body.len() > MAX_RESPONSE_BYTES {
-        return Err(Error::Invalid("the device response is too large".into()));
+        return refuse("enrol.refusal.too_large", &[]);
     }
     let digest = {
         let mut c = ring::digest::Context::new(&ring::digest::SHA256);
@@ -534,17 +685,17 @@ pub async fn submit(idp: &Idp, officer: &OfficerRow, sub: &Submission, now: Unix
     };
     if let Some(p) = store::enrolment::packet(&idp.db, &sub.packet_id).await? {
         if p.digest != digest || p.officer != officer.account_id {
-            return Err(Error::Invalid("this packet_id was used for another submission".into()));
+            return refuse("enrol.refusal.packet_reused", &[]);
         }
-        return replay_outcome(idp, &p, now).await;
+        return Ok(replay_outcome(idp, &p, now).await?);
     }
     // The transaction: issued by us, to this officer, unexpired, and now consumed (a replayed
     // transactionId finds nothing).
-    let ceremony = store::login::take_ceremony(&idp.db, &sub.transaction_id, &[CAPTURE_KIND], now)
-        .await?
-        .ok_or_else(|| Error::Invalid("unknown, expired or already used transactionId: capture again".into()))?;
+    let Some(ceremony) = store::login::take_ceremony(&idp.db, &sub.transaction_id, &[CAPTURE_KIND], now).await? else {
+        return refuse("enrol.refusal.transaction", &[]);
+    };
     if ceremony.account_id.as_deref() != Some(officer.account_id.as_str()) {
-        return Err(Error::Invalid("this capture was started by another officer".into()));
+        return refuse("enrol.refusal.other_officer", &[]);
     }
     let request: CaptureRequest = serde_json::from_str(&ceremony.state).map_err(|e| Error::internal(e.to_string()))?;
     let context: CaptureContext =
@@ -552,12 +703,20 @@ pub async fn submit(idp: &Idp, officer: &OfficerRow, sub: &Submission, now: Unix
     let cid = Cid::parse(&context.cid).map_err(|e| Error::internal(e.to_string()))?;
     let at = time::OffsetDateTime::from_unix_timestamp(now).map_err(|e| Error::internal(e.to_string()))?;
     let options = VerifyOptions { max_response_bytes: MAX_RESPONSE_BYTES, ..VerifyOptions::default() };
-    let captures = sbi::verify::verify_capture_response(body, &request, trust_store(idp)?, None, &options, at)
-        .map_err(|e| Error::Invalid(format!("the device response was refused: {e}")))?;
-    sbi::quality::QualityPolicy::new(idp.config.enrolment.min_quality)
-        .map_err(|e| Error::Config(e.to_string()))?
-        .check(&captures)
-        .map_err(|e| Error::Invalid(e.to_string()))?;
+    let captures = match sbi::verify::verify_capture_response(body, &request, trust_store(idp)?, None, &options, at) {
+        Ok(c) => c,
+        Err(e) => return refuse("enrol.refusal.device", &[("reason", &e.to_string())]),
+    };
+    let policy =
+        sbi::quality::QualityPolicy::new(idp.config.enrolment.min_quality).map_err(|e| Error::Config(e.to_string()))?;
+    let shortfalls: Vec<_> = captures
+        .iter()
+        .filter(|c| c.quality < policy.minimum(c.finger))
+        .map(|c| (c.finger, c.quality, policy.minimum(c.finger)))
+        .collect();
+    if !shortfalls.is_empty() {
+        return Err(Stop::Refused(quality_refusal(&shortfalls)));
+    }
     let records = records(&captures).await?;
     let account = eligible(idp, &cid, context.kind).await?;
 
@@ -581,8 +740,8 @@ pub async fn submit(idp: &Idp, officer: &OfficerRow, sub: &Submission, now: Unix
         submitted_at: now,
     };
     match context.kind {
-        PacketKind::Enrolment => enrol(idp, packet, &records, account, now).await,
-        PacketKind::Reverification => reverify(idp, packet, &records, account, now).await,
+        PacketKind::Enrolment => Ok(enrol(idp, packet, &records, account, now).await?),
+        PacketKind::Reverification => Ok(reverify(idp, packet, &records, account, now).await?),
     }
 }
 
@@ -844,22 +1003,22 @@ pub async fn decide(
     verdict: Verdict,
     note: &str,
     now: UnixTime,
-) -> Result<Outcome> {
+) -> std::result::Result<Outcome, Stop> {
     let note = note.trim();
     if note.chars().count() > 500 || note.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(Error::Invalid("the note must be at most 500 characters".into()));
+        return refuse("case.refusal.note", &[]);
     }
-    let case = store::enrolment::case(&idp.db, case_id)
-        .await?
-        .ok_or_else(|| Error::NotFound("no such adjudication case".into()))?;
+    let Some(case) = store::enrolment::case(&idp.db, case_id).await? else {
+        return Err(Refusal::new("case.refusal.no_case", &[]).not_found().into());
+    };
     if case.status != "open" {
-        return Err(Error::Invalid(format!("this case was already decided ({})", case.status)));
+        return refuse("case.refusal.decided", &[]);
     }
     let packet = store::enrolment::packet(&idp.db, &case.packet_id)
         .await?
         .ok_or_else(|| Error::internal("a case without its packet"))?;
     if packet.officer == supervisor.account_id {
-        return Err(Error::Forbidden("a supervisor cannot decide a case from their own enrolment".into()));
+        return refuse("case.refusal.own", &[]);
     }
     let status = match verdict {
         Verdict::Different => "different",
@@ -890,7 +1049,7 @@ pub async fn decide(
             let cid = Cid::parse(&packet.cid).map_err(|e| Error::internal(e.to_string()))?;
             let account = eligible(idp, &cid, PacketKind::Enrolment).await?;
             let _one = idp.enrol_lock.lock().await;
-            issue(idp, packet, &records, account, false, Some(decision), now).await
+            Ok(issue(idp, packet, &records, account, false, Some(decision), now).await?)
         }
         Verdict::Same => {
             let mut packet = packet;
@@ -904,7 +1063,7 @@ pub async fn decide(
                 decide_case: Some(decision),
             };
             if !store::enrolment::record_decision(&idp.db, d).await? {
-                return Err(Error::Invalid("this case was decided at the same time by someone else".into()));
+                return refuse("case.refusal.decided", &[]);
             }
             Ok(Outcome::Refused { packet_id: packet.id })
         }

@@ -13,6 +13,12 @@
   const status = document.getElementById('status');
   const fingers = document.getElementById('fingers');
   const say = (text) => { status.textContent = text; };
+  // The page's strings, in the officer's language (the server renders them; see console_text).
+  let strings = {};
+  try { strings = JSON.parse(main.dataset.text || '{}'); } catch (_) { /* keys are shown instead */ }
+  const tr = (key, args) => (strings[key] || key).replace(/\{(\w+)\}/g, (m, name) =>
+    (args && Object.prototype.hasOwnProperty.call(args, name) ? String(args[name]) : m));
+  const fingerName = (subType) => (strings.fingers || {})[subType] || subType || '?';
 
   async function postJson(path, body) {
     const r = await fetch(path, {
@@ -56,7 +62,7 @@
     for (const b of response.biometrics || []) {
       const p = payloadOf(b.data);
       const li = document.createElement('li');
-      li.textContent = `${p.bioSubType || '?'}: quality ${Math.round(p.qualityScore || 0)}`;
+      li.textContent = tr('quality', { finger: fingerName(p.bioSubType), score: Math.round(p.qualityScore || 0) });
       fingers.appendChild(li);
     }
   }
@@ -67,58 +73,41 @@
     const text = document.getElementById('result-text');
     result.hidden = false;
     const code = outcome.activation_code;
-    document.getElementById('activation-code').textContent = code || '(already activated: no code needed)';
+    document.getElementById('activation-code').textContent = code || tr('no_code');
     document.getElementById('activation-url').textContent = outcome.activation_url || '';
     document.getElementById('activation-expires').textContent =
       outcome.expires_at ? new Date(outcome.expires_at * 1000).toLocaleString() : '';
     const qr = document.getElementById('activation-qr');
     if (outcome.qr) { qr.src = outcome.qr; qr.hidden = false; } else { qr.hidden = true; }
-    switch (outcome.outcome) {
-      case 'issued':
-        title.textContent = 'Digital ID issued';
-        text.textContent = `CID ${outcome.cid} is enrolled. Print the slip with the activation code for the citizen.`;
-        break;
-      case 'verified':
-        title.textContent = 'Re-verified';
-        text.textContent = 'The fingers match. The old passkeys are revoked; the citizen registers a new one with this code.';
-        break;
-      case 'adjudication':
-        title.textContent = 'Sent to adjudication';
-        text.textContent = `The fingers match ${outcome.candidates} person(s) already enrolled. A supervisor will decide; no digital ID is issued until then.`;
-        document.getElementById('activation-code').textContent = '(none)';
-        break;
-      case 'not_matched':
-        title.textContent = 'Not matched';
-        text.textContent = 'The fingers do not match the enrolled ones. No new activation code was issued.';
-        document.getElementById('activation-code').textContent = '(none)';
-        break;
-      default:
-        title.textContent = 'Refused';
-        text.textContent = 'This enrolment was refused.';
-        document.getElementById('activation-code').textContent = '(none)';
+    const known = ['issued', 'verified', 'adjudication', 'not_matched'];
+    const kind = known.includes(outcome.outcome) ? outcome.outcome : 'refused';
+    title.textContent = tr(`${kind}_title`);
+    text.textContent = tr(`${kind}_text`, { cid: outcome.cid, candidates: outcome.candidates });
+    if (kind !== 'issued' && kind !== 'verified') {
+      document.getElementById('activation-code').textContent = tr('none');
     }
   }
 
   async function run() {
     button.disabled = true;
     try {
-      say('Looking for the scanner on this computer…');
+      say(tr('looking'));
       const found = await discover();
-      if (!found) { say('No fingerprint scanner found (device service on ports 4501-4600). Is it connected and running?'); return; }
+      if (!found) { say(tr('no_scanner')); return; }
       const start = await postJson('/enrol/capture/start', { cid, kind: button.dataset.kind });
-      if (!start.ok) { say(start.body.error || `The server refused (${start.status}).`); return; }
+      if (!start.ok) { say(start.body.error || tr('server_refused', { status: start.status })); return; }
       const request = start.body.request;
       for (const bio of request.bio) bio.deviceId = found.device.deviceId;
-      say('Place the fingers on the scanner: left four, right four, then both thumbs…');
+      say(tr('place_fingers'));
       const r = await fetch(`http://127.0.0.1:${found.port}/capture`, { method: 'RCAPTURE', body: JSON.stringify(request) });
       const text = await r.text();
       let response;
-      try { response = JSON.parse(text); } catch (_) { say('The scanner answered something that is not a capture.'); return; }
+      try { response = JSON.parse(text); } catch (_) { say(tr('not_capture')); return; }
       if (response.error && response.error.errorcode && response.error.errorcode !== '0') {
-        say(`The scanner refused: ${response.error.errorinfo || response.error.errorcode}`); return;
+        say(tr('scanner_refused', { reason: response.error.errorinfo || response.error.errorcode })); return;
       }
       showFingers(response);
-      say('Checking the captures and searching for duplicates…');
+      say(tr('checking'));
       // The packet id is chosen once: a retried upload is recognised and never enrols twice.
       const packetId = crypto.randomUUID();
       let sent;
@@ -136,8 +125,8 @@
           await new Promise((done) => setTimeout(done, 1000 * (attempt + 1)));
         }
       }
-      if (!sent) { say('The server could not be reached; try again (the same capture is not enrolled twice).'); return; }
-      if (!sent.ok) { say(sent.body.error || `The server refused (${sent.status}).`); return; }
+      if (!sent) { say(tr('unreachable')); return; }
+      if (!sent.ok) { say(sent.body.error || tr('server_refused', { status: sent.status })); return; }
       say('');
       showResult(sent.body);
     } finally {

@@ -25,7 +25,7 @@ use super::{
 use crate::{
     app::{AppState, Idp},
     domain::{self, cid::Cid},
-    enrolment::{self, Outcome, PacketKind, Role, Verdict},
+    enrolment::{self, Outcome, PacketKind, Role, Stop, Verdict, fill},
     error::{Error, Result},
     i18n::T,
     store::{self, enrolment::OfficerRow},
@@ -50,8 +50,33 @@ async fn officer(
     };
     match enrolment::require(idp, &s.account_id, needed, what, now).await {
         Ok(o) => Ok(Ok(o)),
-        Err(Error::Forbidden(m)) => Ok(Err(message(idp, b, StatusCode::FORBIDDEN, "error.title", m, ""))),
+        Err(Error::Forbidden(_)) => {
+            let m = role_refusal(idp.i18n.t(b.lang(None)), needed);
+            Ok(Err(message(idp, b, StatusCode::FORBIDDEN, "error.title", m, "")))
+        }
         Err(e) => Err(e),
+    }
+}
+
+/// "This needs the supervisor role", in the page's language.
+fn role_refusal(t: T<'_>, needed: Role) -> String {
+    t.fmt("enrol.refusal.role", "role", t.get(&format!("enrol.role.{}", needed.as_str())))
+}
+
+/// A console step that did not succeed, for the console's script: a refusal in the officer's
+/// language; another bad-input error (a matcher's, an extractor's) framed in it, its technical
+/// detail as it is; anything else mapped as usual.
+fn console_fail(t: T<'_>, stop: Stop) -> Response {
+    match stop {
+        Stop::Refused(r) if r.not_found => json_error(StatusCode::NOT_FOUND, &r.text(t)),
+        Stop::Refused(r) => json_error(StatusCode::BAD_REQUEST, &r.text(t)),
+        Stop::Failed(Error::Invalid(m)) => {
+            json_error(StatusCode::BAD_REQUEST, &t.fmt("enrol.refusal.other", "reason", &m))
+        }
+        Stop::Failed(Error::Forbidden(_)) => {
+            json_error(StatusCode::FORBIDDEN, &role_refusal(t, Role::EnrolmentOfficer))
+        }
+        Stop::Failed(e) => json_fail(e),
     }
 }
 
@@ -62,15 +87,18 @@ async fn officer_json(
     headers: &HeaderMap,
     now: i64,
 ) -> std::result::Result<OfficerRow, Response> {
+    let t = idp.i18n.t(b.lang(None));
     if !csrf_ok(idp, b, csrf_header(headers)) {
-        return Err(json_error(StatusCode::FORBIDDEN, "the page has expired; reload it"));
+        return Err(json_error(StatusCode::FORBIDDEN, t.get("error.csrf")));
     }
     let s = match b.session(idp, now).await {
         Ok(Some(s)) => s,
-        Ok(None) => return Err(json_error(StatusCode::UNAUTHORIZED, "please sign in again")),
+        Ok(None) => return Err(json_error(StatusCode::UNAUTHORIZED, t.get("error.session"))),
         Err(e) => return Err(json_fail(e)),
     };
-    enrolment::require(idp, &s.account_id, Role::EnrolmentOfficer, "enrolment:capture", now).await.map_err(json_fail)
+    enrolment::require(idp, &s.account_id, Role::EnrolmentOfficer, "enrolment:capture", now)
+        .await
+        .map_err(|e| console_fail(t, Stop::Failed(e)))
 }
 
 fn console_csp(mut r: Response) -> Response {
@@ -84,6 +112,79 @@ struct PersonView {
     born: String,
     sex: String,
     place: String,
+}
+
+impl PersonView {
+    /// The registry's record, its labels in the page's language (names stay as registered).
+    fn of(t: T<'_>, p: &crate::domain::registry::Person) -> Self {
+        let sex = match p.sex.as_str() {
+            "M" | "m" => t.get("enrol.sex_m").to_owned(),
+            "F" | "f" => t.get("enrol.sex_f").to_owned(),
+            other => other.to_owned(),
+        };
+        PersonView {
+            cid: p.cid.as_str().to_owned(),
+            name: p.full_name(),
+            born: p.date_of_birth.clone(),
+            sex,
+            place: fill(
+                t.get("enrol.place"),
+                &[("village", p.village.clone()), ("gewog", p.gewog.clone()), ("dzongkhag", p.dzongkhag.clone())],
+            ),
+        }
+    }
+}
+
+/// What the console's script says, in the page's language: its messages (`enrol.js.*`) and the
+/// fingers by the names the scanner gives them (SBI `bioSubType`). Handed over in a data
+/// attribute, as JSON: the console's CSP allows no inline script.
+fn console_text(t: T<'_>) -> String {
+    const MESSAGES: &[&str] = &[
+        "looking",
+        "no_scanner",
+        "server_refused",
+        "place_fingers",
+        "not_capture",
+        "scanner_refused",
+        "checking",
+        "unreachable",
+        "quality",
+        "no_code",
+        "none",
+        "issued_title",
+        "issued_text",
+        "verified_title",
+        "verified_text",
+        "adjudication_title",
+        "adjudication_text",
+        "not_matched_title",
+        "not_matched_text",
+        "refused_title",
+        "refused_text",
+    ];
+    let mut text = serde_json::Map::new();
+    for m in MESSAGES {
+        text.insert((*m).to_owned(), t.get(&format!("enrol.js.{m}")).into());
+    }
+    let mut fingers = serde_json::Map::new();
+    // Both spellings a device may use: the specification's (`LF_INDEX`) and MOSIP's (`Left IndexFinger`).
+    for (side, short) in [("Left", "LF"), ("Right", "RF")] {
+        for (finger, code) in [
+            ("Thumb", "THUMB"),
+            ("IndexFinger", "INDEX"),
+            ("MiddleFinger", "MIDDLE"),
+            ("RingFinger", "RING"),
+            ("LittleFinger", "LITTLE"),
+        ] {
+            for name in [format!("{side} {finger}"), format!("{short}_{code}")] {
+                if let Some(f) = biometric_adapter::sbi::messages::finger_from_sub_type(&name) {
+                    fingers.insert(name, enrolment::finger_name(t, f).into());
+                }
+            }
+        }
+    }
+    text.insert("fingers".into(), fingers.into());
+    serde_json::Value::Object(text).to_string()
 }
 
 #[derive(Template)]
@@ -104,6 +205,8 @@ struct ConsolePage<'a> {
     refusal: String,
     supervisor: bool,
     open_cases: usize,
+    /// The script's strings ([`console_text`]).
+    text: String,
 }
 
 /// `GET /enrol[?cid=...]`.
@@ -117,14 +220,15 @@ pub async fn console(
         Ok(o) => o,
         Err(r) => return Ok(r),
     };
+    let t = idp.i18n.t(b.lang(None));
     let officer_name = person_name(&idp, &o.cid).await?;
     let query = q.get("cid").map(|c| c.trim().to_owned()).unwrap_or_default();
     let (mut error, mut person, mut action, mut refusal) = (String::new(), None, String::new(), String::new());
     if !query.is_empty() {
         match Cid::parse(&query) {
-            Err(e) => error = e.to_string(),
+            Err(_) => error = t.get("enrol.refusal.bad_cid").to_owned(),
             Ok(cid) => match store::registry::person(&idp.db, &cid).await? {
-                None => error = format!("CID {} is not in the civil registry", cid.as_str()),
+                None => error = t.fmt("enrol.refusal.not_in_registry", "cid", cid.as_str()),
                 Some(p) => {
                     // Who looked whom up is part of the record: officers see registry data.
                     idp.audit(
@@ -137,17 +241,11 @@ pub async fn console(
                         now,
                     )
                     .await?;
-                    person = Some(PersonView {
-                        cid: p.cid.as_str().to_owned(),
-                        name: p.full_name(),
-                        born: p.date_of_birth.clone(),
-                        sex: p.sex.clone(),
-                        place: format!("{}, {} Gewog, {} Dzongkhag", p.village, p.gewog, p.dzongkhag),
-                    });
+                    person = Some(PersonView::of(t, &p));
                     match enrolment::check_eligible(&idp, &cid).await {
                         Ok(kind) => action = kind.as_str().to_owned(),
-                        Err(Error::Invalid(m) | Error::NotFound(m)) => refusal = m,
-                        Err(e) => return Err(e),
+                        Err(Stop::Refused(r)) => refusal = r.text(t),
+                        Err(Stop::Failed(e)) => return Err(e),
                     }
                 }
             },
@@ -156,12 +254,14 @@ pub async fn console(
     let supervisor = Role::parse(&o.role).is_ok_and(|r| r >= Role::Supervisor);
     let open_cases = if supervisor { store::enrolment::open_cases(&idp.db, 1000).await?.len() } else { 0 };
     let page = ConsolePage {
-        t: idp.i18n.t(b.lang(None)),
+        t,
         csrf: csrf_token(&idp, &b),
         script: false,
         back: b.path.clone(),
         officer: officer_name,
-        role: o.role.replace('_', " "),
+        role: t
+            .get(&format!("enrol.role.{}", Role::parse(&o.role).map_or("enrolment_officer", Role::as_str)))
+            .to_owned(),
         centre: o.centre.clone(),
         query,
         error,
@@ -170,6 +270,7 @@ pub async fn console(
         refusal,
         supervisor,
         open_cases,
+        text: console_text(t),
     };
     Ok(console_csp(finish(&idp, &b, render(page))))
 }
@@ -193,14 +294,17 @@ pub async fn capture_start(State(idp): State<AppState>, b: Browser, headers: Hea
         Ok(o) => o,
         Err(r) => return r,
     };
-    let run = async {
-        let body: StartBody = parse_json(&body)?;
-        let cid = Cid::parse(&body.cid).map_err(|e| Error::Invalid(format!("cid: {e}")))?;
-        enrolment::start_capture(&idp, &o, &cid, body.kind, now).await
+    let t = idp.i18n.t(b.lang(None));
+    let body: StartBody = match parse_json(&body) {
+        Ok(body) => body,
+        Err(e) => return json_fail(e),
     };
-    match run.await {
+    let Ok(cid) = Cid::parse(&body.cid) else {
+        return json_error(StatusCode::BAD_REQUEST, t.get("enrol.refusal.bad_cid"));
+    };
+    match enrolment::try_start_capture(&idp, &o, &cid, body.kind, now).await {
         Ok(start) => no_store(Json(start).into_response()),
-        Err(e) => json_fail(e),
+        Err(s) => console_fail(t, s),
     }
 }
 
@@ -212,9 +316,10 @@ pub async fn submit(State(idp): State<AppState>, b: Browser, headers: HeaderMap,
         Ok(o) => o,
         Err(r) => return r,
     };
+    let t = idp.i18n.t(b.lang(None));
     let run = async {
         let sub: enrolment::Submission = parse_json(&body)?;
-        enrolment::submit(&idp, &o, &sub, now).await
+        enrolment::try_submit(&idp, &o, &sub, now).await
     };
     match run.await {
         Ok(outcome) => {
@@ -224,7 +329,7 @@ pub async fn submit(State(idp): State<AppState>, b: Browser, headers: HeaderMap,
             }
             no_store(Json(v).into_response())
         }
-        Err(e) => json_fail(e),
+        Err(s) => console_fail(t, s),
     }
 }
 
@@ -309,7 +414,7 @@ struct CasePage<'a> {
     back: String,
     id: String,
     person: PersonView,
-    centre: String,
+    /// When and where, in the page's language.
     submitted: String,
     candidates: Vec<CandidateLine>,
 }
@@ -320,18 +425,13 @@ pub async fn case_page(State(idp): State<AppState>, b: Browser, Path(id): Path<S
     if let Err(r) = officer(&idp, &b, Role::Supervisor, "enrolment:cases", now).await? {
         return Ok(r);
     }
+    let t = idp.i18n.t(b.lang(None));
     let Some(c) = store::enrolment::case(&idp.db, &id).await?.filter(|c| c.status == "open") else {
-        return Ok(message(&idp, &b, StatusCode::NOT_FOUND, "error.title", "No such open case.".into(), ""));
+        return Ok(message(&idp, &b, StatusCode::NOT_FOUND, "error.title", t.get("case.not_found").into(), ""));
     };
     let p =
         store::enrolment::packet(&idp.db, &c.packet_id).await?.ok_or_else(|| Error::internal("case without packet"))?;
-    let view = |p: &crate::domain::registry::Person| PersonView {
-        cid: p.cid.as_str().to_owned(),
-        name: p.full_name(),
-        born: p.date_of_birth.clone(),
-        sex: p.sex.clone(),
-        place: format!("{}, {} Gewog, {} Dzongkhag", p.village, p.gewog, p.dzongkhag),
-    };
+    let view = |p: &crate::domain::registry::Person| PersonView::of(t, p);
     let cid = Cid::parse(&p.cid).map_err(|e| Error::internal(e.to_string()))?;
     let person =
         store::registry::person(&idp.db, &cid).await?.map(|p| view(&p)).ok_or_else(|| Error::internal("person"))?;
@@ -361,14 +461,13 @@ pub async fn case_page(State(idp): State<AppState>, b: Browser, Path(id): Path<S
         });
     }
     let page = CasePage {
-        t: idp.i18n.t(b.lang(None)),
+        t,
         csrf: csrf_token(&idp, &b),
         script: false,
         back: b.path.clone(),
         id: c.id,
         person,
-        centre: p.centre,
-        submitted: date(p.submitted_at),
+        submitted: fill(t.get("case.submitted_at"), &[("date", date(p.submitted_at)), ("centre", p.centre)]),
         candidates,
     };
     Ok(finish(&idp, &b, render(page)))
@@ -389,21 +488,26 @@ pub async fn case_decide(
         Ok(o) => o,
         Err(r) => return Ok(r),
     };
+    let t = idp.i18n.t(b.lang(None));
     let verdict = match form.get("verdict") {
         Some("different") => Verdict::Different,
         Some("same") => Verdict::Same,
-        _ => return Ok(message(&idp, &b, StatusCode::BAD_REQUEST, "error.title", "Choose a decision.".into(), "")),
+        _ => return Ok(message(&idp, &b, StatusCode::BAD_REQUEST, "error.title", t.get("case.choose").into(), "")),
     };
     let text = match enrolment::decide(&idp, &o, &id, verdict, form.get("note").unwrap_or_default(), now).await {
         Ok(Outcome::Issued { cid, activation_code: Some(code), .. }) => {
-            format!("Different people: a digital ID was issued for CID {cid}. Activation code: {code}")
+            fill(t.get("case.issued_code"), &[("cid", cid), ("code", code)])
         }
-        Ok(Outcome::Issued { cid, .. }) => format!("Different people: CID {cid} is now biometrically enrolled."),
-        Ok(_) => "The same person: the enrolment was refused and flagged.".to_owned(),
-        Err(Error::Invalid(m) | Error::NotFound(m) | Error::Forbidden(m)) => {
+        Ok(Outcome::Issued { cid, .. }) => t.fmt("case.issued", "cid", &cid),
+        Ok(_) => t.get("case.refused").to_owned(),
+        Err(Stop::Refused(r)) => {
+            return Ok(message(&idp, &b, StatusCode::BAD_REQUEST, "error.title", r.text(t), ""));
+        }
+        Err(Stop::Failed(Error::Invalid(m) | Error::NotFound(m) | Error::Forbidden(m))) => {
+            let m = t.fmt("enrol.refusal.other", "reason", &m);
             return Ok(message(&idp, &b, StatusCode::BAD_REQUEST, "error.title", m, ""));
         }
-        Err(e) => return Err(e),
+        Err(Stop::Failed(e)) => return Err(e),
     };
     Ok(message(&idp, &b, StatusCode::OK, "enrol.decided", text, ""))
 }
