@@ -10,7 +10,7 @@
 # used if busy)  PEER=1 PEER_MODES="single cluster2" PEER_DIR=<../shared/bench/peer>  LOGIN=1
 # PERF=0 (1: perf profile of the server during the token run)  BUILD=1 (0: use the existing
 # binary)  NICE=10 (niceness of the cargo build)  KEEP_DATA=0 (1: keep the temporary data dir)
-# QUIET_WAIT=120 (seconds to wait, before each row, for other processes to leave the CPUs idle)
+# LOGIN_CONNS=<CONNS> (concurrent browsers in the login row)  QUIET_WAIT=120 (seconds to wait, before each row, for other processes to leave the CPUs idle)
 # CHECK_GET_BODIES=0 (1: wrk also reads every discovery/JWKS body in Lua; costs wrk CPU)
 # Output: tests/bench/results/<timestamp>/ (summary.md, raw.log, server.log, peer.log; git-ignored).
 set -euo pipefail
@@ -32,6 +32,9 @@ NICE=${NICE:-10}
 KEEP_DATA=${KEEP_DATA:-0}
 QUIET_WAIT=${QUIET_WAIT:-120}
 CHECK_GET_BODIES=${CHECK_GET_BODIES:-0}
+# Browsers logging in at once: a login is 7 sequential requests, three of them durable writes
+# that wait for a group commit's fsync, so each browser is mostly waiting, not computing.
+LOGIN_CONNS=${LOGIN_CONNS:-$CONNS}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 IDP=$TARGET_DIR/release/idp
 LOADGEN_NAME=idp-loadgen-login
@@ -314,8 +317,8 @@ if [ "$LOGIN" = 1 ]; then
     lg() { (cd "$DATA" && env "${IDP_ENV[@]}" "$LOADGEN" "$@"); }
     lg_args=(--base-url "$BASE" --issuer "$ISSUER")
     if lg prepare "${lg_args[@]}" --idp-bin "$IDP" --data-dir "$DATA" >>"$RAW" 2>>"$OUT/loadgen.err"; then
-      lg run "${lg_args[@]}" --threads "$THREADS" --connections "$CONNS" --duration "$WARMUP" >/dev/null 2>>"$OUT/loadgen.err" || true
-      measure "passkey-login" lg run "${lg_args[@]}" --threads "$THREADS" --connections "$CONNS" --duration "$DURATION"
+      lg run "${lg_args[@]}" --threads "$THREADS" --connections "$LOGIN_CONNS" --duration "$WARMUP" >/dev/null 2>>"$OUT/loadgen.err" || true
+      measure "passkey-login" lg run "${lg_args[@]}" --threads "$THREADS" --connections "$LOGIN_CONNS" --duration "$DURATION"
     else
       log "   passkey login benchmark: prepare FAILED; see $OUT/loadgen.err"
       ROWS+=("passkey-login rps=FAILED")
@@ -384,7 +387,7 @@ login_row=$(row_of passkey-login)
   echo
   echo "## Drukyul ID load benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
-  echo "$(nproc) CPUs; wrk -t$THREADS -c$CONNS -d${DURATION}s after ${WARMUP}s warm-up, same host; our server: release build, SQLite."
+  echo "$(nproc) CPUs; wrk -t$THREADS -c$CONNS -d${DURATION}s after ${WARMUP}s warm-up, same host; logins with $LOGIN_CONNS concurrent browsers; our server: release build, SQLite."
   echo "CPU columns are % of one core over the run (machine max $(nproc)00 %). RSS in MiB."
   echo
   echo "| server | endpoint | req/s | p50 ms | p99 ms | non-2xx | sock err | bad body / not active | server CPU | server CPU µs/req | wrk CPU | other CPU | machine idle | steal | peak RSS MiB (VmHWM) |"

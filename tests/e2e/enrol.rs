@@ -7,8 +7,8 @@
 //! passkey and logs in at `urn:drukyul:loa:high`. Then every kind of bad input is refused with
 //! nothing stored.
 //!
-//! `TEST_ENROL_PEOPLE` sets the population (default 1,000 distinct people plus 20 duplicates on
-//! SQLite, 200 plus 20 on PostgreSQL).
+//! `TEST_ENROL_PEOPLE` sets the population (default 1,000 distinct people plus 20 duplicates, on
+//! each backend).
 
 use std::{io::Write, sync::Arc};
 
@@ -110,6 +110,9 @@ struct Console<'a> {
     b: &'a Browser,
     csrf: String,
     device: String,
+    /// One client for every call to the device service, as the console's browser keeps its
+    /// connection (a client per call would reload the system's root certificates each time).
+    http: reqwest::Client,
 }
 
 impl Console<'_> {
@@ -135,7 +138,8 @@ impl Console<'_> {
     }
 
     async fn capture(&self, request: &Value) -> Value {
-        let r = reqwest::Client::new()
+        let r = self
+            .http
             .request(reqwest::Method::from_bytes(b"RCAPTURE").unwrap(), format!("{}/capture", self.device))
             .json(request)
             .send()
@@ -155,7 +159,8 @@ impl Console<'_> {
     }
 
     async fn present(&self, subject: u64) {
-        let r = reqwest::Client::new()
+        let r = self
+            .http
             .post(format!("{}/simulator/present", self.device))
             .json(&json!({"subject": subject}))
             .send()
@@ -208,8 +213,7 @@ async fn make_officer(idp: &TestIdp, cid: &str, role: idp::enrolment::Role) -> B
 }
 
 async fn enrol_a_population(backend: Backend) {
-    let default = if matches!(backend, Backend::Sqlite) { 1000 } else { 200 };
-    let distinct: u64 = std::env::var("TEST_ENROL_PEOPLE").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let distinct: u64 = std::env::var("TEST_ENROL_PEOPLE").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let duplicates = 20;
     let devices = devices();
     let Some((idp, _dir)) = setup(backend, &devices, distinct + duplicates).await else { return };
@@ -218,7 +222,12 @@ async fn enrol_a_population(backend: Backend) {
     let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
     let (s, _, page) = officer.get("/enrol").await;
     assert_eq!(s, 200, "{page}");
-    let console = Console { b: &officer, csrf: citizen::csrf_of(&page), device: format!("http://127.0.0.1:{port}") };
+    let console = Console {
+        b: &officer,
+        csrf: citizen::csrf_of(&page),
+        device: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+    };
     let roster = sim.roster();
     assert_eq!(roster.duplicates.len() as u64, duplicates);
 
@@ -373,7 +382,12 @@ async fn bad_captures_are_refused(backend: Backend) {
     let (port, sim) = simulator(config.clone(), &devices.device, devices.provider.ca_pem(), false).await;
     let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
     let (_, _, page) = officer.get("/enrol").await;
-    let console = Console { b: &officer, csrf: citizen::csrf_of(&page), device: format!("http://127.0.0.1:{port}") };
+    let console = Console {
+        b: &officer,
+        csrf: citizen::csrf_of(&page),
+        device: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+    };
     let cid = person_cid(3);
     console.present(3).await;
     // Looking a person up shows the registry data and is audited; a bad CID says why.
@@ -583,7 +597,12 @@ async fn an_external_abis_is_used_and_guarded() {
     let (port, _sim) = simulator(config, &devices.device, devices.provider.ca_pem(), false).await;
     let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
     let (_, _, page) = officer.get("/enrol").await;
-    let console = Console { b: &officer, csrf: citizen::csrf_of(&page), device: format!("http://127.0.0.1:{port}") };
+    let console = Console {
+        b: &officer,
+        csrf: citizen::csrf_of(&page),
+        device: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+    };
     console.present(1).await;
     let (s, body) = console.enrol(&person_cid(1), "enrolment").await;
     assert_eq!(s, 400, "{body}");
@@ -592,3 +611,79 @@ async fn an_external_abis_is_used_and_guarded() {
     assert!(idp::store::login::account_by_cid(&state.db, &person_cid(1)).await.unwrap().is_none());
     idp.stop().await;
 }
+
+/// The console speaks the officer's language (issue 2: English and Dzongkha, by `ui_locales`,
+/// then the language cookie, then `Accept-Language`): its pages, the strings its script shows and
+/// the refusals the server sends it. English without a preference.
+async fn the_console_speaks_dzongkha(backend: Backend) {
+    let devices = devices();
+    let Some((idp, _dir)) = setup(backend, &devices, 3).await else { return };
+    let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
+    let supervisor = make_officer(&idp, SUPERVISOR, idp::enrolment::Role::Supervisor).await;
+    let get = |b: &Browser, path: String, lang: Option<&'static str>| {
+        let mut r = b.http.get(b.abs(&path));
+        if let Some(l) = lang {
+            r = r.header("accept-language", l);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let cid = person_cid(1);
+
+    let (s, en) = get(&officer, format!("/enrol?cid={cid}"), None).await;
+    assert_eq!(s, 200, "{en}");
+    assert!(en.contains("<h1>Enrolment</h1>") && en.contains("Capture fingers and enrol"), "{en}");
+    assert!(en.contains("lang=\"en\""));
+
+    let (s, dz) = get(&officer, format!("/enrol?cid={cid}"), Some("dz, en;q=0.5")).await;
+    assert_eq!(s, 200, "{dz}");
+    assert!(dz.contains("lang=\"dz\""), "{dz}");
+    assert!(dz.contains("<h1>ཐོ་བཀོད།</h1>"), "the Dzongkha heading: {dz}");
+    assert!(dz.contains("མཛུབ་རིས་ལེན་ཞིནམ་ལས་ ཐོ་བཀོད་འབད།"), "the capture button in Dzongkha");
+    assert!(dz.contains("མོ།") || dz.contains("ཕོ།"), "the registry's sex as a Dzongkha label");
+    for english in ["<h1>Enrolment</h1>", "Capture fingers", "Find in the registry", "Registered at", "Activation code"]
+    {
+        assert!(!dz.contains(english), "English \"{english}\" left on the Dzongkha console");
+    }
+    // The script's strings travel in a data attribute (the CSP allows no inline script).
+    let text = dz.split("data-text=\"").nth(1).and_then(|t| t.split('"').next()).unwrap().replace("&quot;", "\"");
+    let text: Value = serde_json::from_str(&text.replace("&#34;", "\"")).unwrap();
+    assert_eq!(text["issued_title"], "ཌི་ཇི་ཊཱལ་ ཨའི་ཌི་ སྤྲོད་ཡི།", "{text}");
+    assert_eq!(text["fingers"]["LF_INDEX"], "གཡོན་གྱི་ མཛུབ་མོ།", "{text}");
+
+    // A refusal the server sends the script, in the officer's language.
+    let csrf = citizen::csrf_of(&dz);
+    let post = |lang: Option<&'static str>, body: Value| {
+        let mut r = officer.http.post(officer.abs("/enrol/capture/start")).header("x-csrf-token", &csrf).json(&body);
+        if let Some(l) = lang {
+            r = r.header("accept-language", l);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, body) = post(Some("dz"), json!({"cid": "12345", "kind": "enrolment"})).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("ཨང་ ༡༡"), "{body}");
+    let (s, body) = post(None, json!({"cid": "12345", "kind": "enrolment"})).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("11 digits"), "{body}");
+    let (s, body) = post(Some("dz"), json!({"cid": person_cid(2), "kind": "reverification"})).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("ལོག་བདེན་དཔྱད་འབད་ནིའི་"), "{body}");
+
+    // The supervisor's queue and the refusal of an officer who is not one.
+    let (s, queue) = get(&supervisor, "/enrol/cases".into(), Some("dz")).await;
+    assert_eq!(s, 200, "{queue}");
+    assert!(queue.contains("<h1>ཐག་བཅད།</h1>") && !queue.contains("<h1>Adjudication</h1>"), "{queue}");
+    let (s, queue) = get(&supervisor, "/enrol/cases".into(), None).await;
+    assert!(s == 200 && queue.contains("<h1>Adjudication</h1>"), "{queue}");
+    let (s, denied) = get(&officer, "/enrol/cases".into(), Some("dz")).await;
+    assert_eq!(s, 403);
+    assert!(denied.contains("ལྟ་རྟོག་པ།") && !denied.contains("needs the"), "{denied}");
+    idp.stop().await;
+}
+both_backends!(the_console_speaks_dzongkha);

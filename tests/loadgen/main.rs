@@ -29,7 +29,12 @@ use std::{
 };
 
 use base64::Engine;
+use bytes::Bytes;
 use clap::{Parser, Subcommand};
+use http::{HeaderValue, Method, Request, header};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -123,34 +128,140 @@ fn prepare(idp_bin: &Path, data_dir: &Path, citizens: usize) {
 }
 
 struct Ctx {
-    base: String,
+    /// `host:port` of the server.
+    addr: String,
     issuer: String,
     client_id: String,
-    secret: String,
+    /// `Authorization: Basic` value of the client.
+    basic: String,
 }
 
 struct Citizen {
-    http: reqwest::Client,
+    http: Browser,
     key: authenticator::RingPasskey,
 }
 
-fn browser() -> reqwest::Client {
-    // No proxy lookup per request: the server is local, and the lookup showed in profiles.
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .no_proxy()
-        .build()
-        .unwrap()
+/// A browser: one keep-alive HTTP/1.1 connection to the server and the cookies it was given.
+/// hyper's connection API is used directly rather than reqwest: the load generator shares the
+/// 2 cores with the server it measures, and reqwest's pool, cookie jar and URL handling cost
+/// about as much CPU per request as some of the server's endpoints.
+struct Browser {
+    addr: String,
+    host: HeaderValue,
+    conn: Option<SendRequest<Full<Bytes>>>,
+    /// (name, value), as set by the server (which sets only session cookies with `Path=/`).
+    cookies: Vec<(String, String)>,
 }
 
-fn csrf_of(html: &str) -> Option<String> {
+/// A response: its status, `Location` and body.
+struct Resp {
+    status: u16,
+    location: Option<String>,
+    body: Bytes,
+}
+
+impl Resp {
+    fn expect(self, status: u16) -> Result<Self, Fail> {
+        if self.status == status { Ok(self) } else { Err(Fail::Status(self.status)) }
+    }
+    fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Fail> {
+        serde_json::from_slice(&self.body).map_err(|e| Fail::Invalid(format!("bad JSON: {e}")))
+    }
+    fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap_or("")
+    }
+    fn location(&self) -> Result<&str, Fail> {
+        self.location.as_deref().ok_or(Fail::Invalid("no location".into()))
+    }
+}
+
+impl Browser {
+    fn new(addr: &str) -> Self {
+        Self { addr: addr.to_string(), host: HeaderValue::from_str(addr).unwrap(), conn: None, cookies: vec![] }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Fail> {
+        let tcp = tokio::net::TcpStream::connect(&self.addr).await.map_err(|_| Fail::Socket)?;
+        let _ = tcp.set_nodelay(true);
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.map_err(|_| Fail::Socket)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(send)
+    }
+
+    /// Sends one request on the browser's connection (reconnecting if the server closed it)
+    /// with its cookies, and keeps the cookies the response sets.
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&'static str, &str)],
+        body: Option<(&'static str, Vec<u8>)>,
+    ) -> Result<Resp, Fail> {
+        let mut conn = match self.conn.take() {
+            Some(c) => c,
+            None => self.connect().await?,
+        };
+        if conn.ready().await.is_err() {
+            conn = self.connect().await?;
+        }
+        let mut req = Request::builder().method(method).uri(path).header(header::HOST, self.host.clone());
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req = req.header(header::COOKIE, jar.join("; "));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = match body {
+            Some((ctype, b)) => {
+                req = req.header(header::CONTENT_TYPE, ctype);
+                Full::new(Bytes::from(b))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let resp = conn.send_request(req.body(body).unwrap()).await.map_err(|_| Fail::Socket)?;
+        for c in resp.headers().get_all(header::SET_COOKIE) {
+            let Some((name, value)) = c.to_str().ok().and_then(|c| c.split(';').next()).and_then(|c| c.split_once('='))
+            else {
+                continue;
+            };
+            self.cookies.retain(|(k, _)| k != name);
+            if !c.to_str().unwrap_or("").contains("Max-Age=0") {
+                self.cookies.push((name.to_string(), value.to_string()));
+            }
+        }
+        let status = resp.status().as_u16();
+        let location = resp.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body = resp.into_body().collect().await.map_err(|_| Fail::Socket)?.to_bytes();
+        self.conn = Some(conn);
+        Ok(Resp { status, location, body })
+    }
+
+    async fn get(&mut self, path: &str, headers: &[(&'static str, &str)]) -> Result<Resp, Fail> {
+        self.send(Method::GET, path, headers, None).await
+    }
+
+    async fn post_json(&mut self, path: &str, csrf: &str, body: &Value) -> Result<Resp, Fail> {
+        let b = serde_json::to_vec(body).unwrap();
+        self.send(Method::POST, path, &[("x-csrf-token", csrf)], Some(("application/json", b))).await
+    }
+
+    async fn post_form(
+        &mut self,
+        path: &str,
+        headers: &[(&'static str, &str)],
+        form: &[(&str, &str)],
+    ) -> Result<Resp, Fail> {
+        let b = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish().into_bytes();
+        self.send(Method::POST, path, headers, Some(("application/x-www-form-urlencoded", b))).await
+    }
+}
+
+fn csrf_of(html: &str) -> Option<&str> {
     let i = html.find("name=\"csrf\" content=\"")? + 21;
-    html.get(i..i + 64).map(str::to_string)
-}
-
-fn location(r: &reqwest::Response) -> Option<String> {
-    r.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string)
+    html.get(i..i + 64)
 }
 
 #[derive(Debug)]
@@ -160,52 +271,44 @@ enum Fail {
     Socket,
 }
 
-impl From<reqwest::Error> for Fail {
-    fn from(_: reqwest::Error) -> Self {
-        Fail::Socket
-    }
-}
-
-async fn expect(r: reqwest::Response, status: u16) -> Result<reqwest::Response, Fail> {
-    if r.status().as_u16() == status { Ok(r) } else { Err(Fail::Status(r.status().as_u16())) }
+/// The answer of `/login/passkey/start` and `/activate/start`.
+#[derive(serde::Deserialize)]
+struct Ceremony {
+    ceremony: String,
+    options: Value,
 }
 
 async fn activate(ctx: &Ctx, c: &mut Citizen, cid: &str, code: &str) -> Result<(), Fail> {
-    let page = expect(c.http.get(format!("{}/activate", ctx.base)).send().await?, 200).await?.text().await?;
-    let csrf = csrf_of(&page).ok_or(Fail::Invalid("no csrf".into()))?;
-    let start: Value = expect(
-        c.http
-            .post(format!("{}/activate/start", ctx.base))
-            .header("x-csrf-token", &csrf)
-            .json(&json!({"cid": cid, "code": code}))
-            .send()
-            .await?,
-        200,
-    )
-    .await?
-    .json()
-    .await?;
-    let cred = c.key.create(&ctx.issuer, &start["options"]);
-    expect(
-        c.http
-            .post(format!("{}/activate/finish", ctx.base))
-            .header("x-csrf-token", &csrf)
-            .json(&json!({"ceremony": start["ceremony"], "name": "bench", "credential": cred}))
-            .send()
-            .await?,
-        200,
-    )
-    .await?;
+    let page = c.http.get("/activate", &[]).await?.expect(200)?;
+    let csrf = csrf_of(page.text()).ok_or(Fail::Invalid("no csrf".into()))?.to_string();
+    let start: Ceremony =
+        c.http.post_json("/activate/start", &csrf, &json!({"cid": cid, "code": code})).await?.expect(200)?.json()?;
+    let cred = c.key.create(&ctx.issuer, &start.options);
+    c.http
+        .post_json("/activate/finish", &csrf, &json!({"ceremony": start.ceremony, "name": "bench", "credential": cred}))
+        .await?
+        .expect(200)?;
     Ok(())
 }
 
 /// One complete login; consents on the way when asked (only the first time per citizen).
 async fn login(ctx: &Ctx, c: &mut Citizen) -> Result<(), Fail> {
+    #[derive(serde::Deserialize)]
+    struct Finish {
+        redirect: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Tokens {
+        access_token: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct UserInfo {
+        sub: String,
+    }
     let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand_bytes());
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()));
-    let mut url = url::Url::parse(&format!("{}/authorize", ctx.base)).unwrap();
-    url.query_pairs_mut()
+    let authorize = url::form_urlencoded::Serializer::new(String::from("/authorize?"))
         .append_pair("response_type", "code")
         .append_pair("client_id", &ctx.client_id)
         .append_pair("redirect_uri", REDIRECT)
@@ -214,81 +317,47 @@ async fn login(ctx: &Ctx, c: &mut Citizen) -> Result<(), Fail> {
         .append_pair("nonce", "n")
         .append_pair("prompt", "login")
         .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256");
-    let r = expect(c.http.get(url.as_str()).send().await?, 303).await?;
-    let login_path = location(&r).ok_or(Fail::Invalid("no login redirect".into()))?;
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let r = c.http.get(&authorize, &[]).await?.expect(303)?;
+    let login_path = r.location()?;
     let req = login_path.split("req=").nth(1).ok_or(Fail::Invalid("no req".into()))?.to_string();
-    let page = expect(c.http.get(format!("{}{login_path}", ctx.base)).send().await?, 200).await?.text().await?;
-    let csrf = csrf_of(&page).ok_or(Fail::Invalid("no csrf".into()))?;
-    let start: Value = expect(
-        c.http
-            .post(format!("{}/login/passkey/start", ctx.base))
-            .header("x-csrf-token", &csrf)
-            .json(&json!({"req": req}))
-            .send()
-            .await?,
-        200,
-    )
-    .await?
-    .json()
-    .await?;
-    let cred = c.key.get(&ctx.issuer, &start["options"]);
-    let fin: Value = expect(
-        c.http
-            .post(format!("{}/login/passkey/finish", ctx.base))
-            .header("x-csrf-token", &csrf)
-            .json(&json!({"ceremony": start["ceremony"], "req": req, "credential": cred}))
-            .send()
-            .await?,
-        200,
-    )
-    .await?
-    .json()
-    .await?;
+    let page = c.http.get(login_path, &[]).await?.expect(200)?;
+    let csrf = csrf_of(page.text()).ok_or(Fail::Invalid("no csrf".into()))?.to_string();
+    let start: Ceremony =
+        c.http.post_json("/login/passkey/start", &csrf, &json!({"req": req})).await?.expect(200)?.json()?;
+    let cred = c.key.get(&ctx.issuer, &start.options);
+    let fin: Finish = c
+        .http
+        .post_json("/login/passkey/finish", &csrf, &json!({"ceremony": start.ceremony, "req": req, "credential": cred}))
+        .await?
+        .expect(200)?
+        .json()?;
     // Like the login page's script: go where the answer says (the client's redirect with the
     // code, consent, or a page of ours that redirects on).
-    let mut loc = fin["redirect"].as_str().ok_or(Fail::Invalid("no redirect".into()))?.to_string();
+    let mut loc = fin.redirect;
     if loc.starts_with("/authorize/") {
-        let r = expect(c.http.get(format!("{}{loc}", ctx.base)).send().await?, 303).await?;
-        loc = location(&r).ok_or(Fail::Invalid("no location".into()))?;
+        loc = c.http.get(&loc, &[]).await?.expect(303)?.location()?.to_string();
     }
     if loc.starts_with("/consent") {
-        let page = expect(c.http.get(format!("{}{loc}", ctx.base)).send().await?, 200).await?.text().await?;
-        let csrf = csrf_of(&page).ok_or(Fail::Invalid("no csrf".into()))?;
-        let r = expect(
-            c.http
-                .post(format!("{}/consent", ctx.base))
-                .form(&[("csrf", csrf.as_str()), ("req", req.as_str()), ("decision", "allow")])
-                .send()
-                .await?,
-            303,
-        )
-        .await?;
-        loc = location(&r).ok_or(Fail::Invalid("no location".into()))?;
+        let page = c.http.get(&loc, &[]).await?.expect(200)?;
+        let csrf = csrf_of(page.text()).ok_or(Fail::Invalid("no csrf".into()))?;
+        let form = [("csrf", csrf), ("req", req.as_str()), ("decision", "allow")];
+        loc = c.http.post_form("/consent", &[], &form).await?.expect(303)?.location()?.to_string();
     }
     let cb = url::Url::parse(&loc).map_err(|_| Fail::Invalid(loc.clone()))?;
-    let code = cb.query_pairs().find(|(k, _)| k == "code").ok_or(Fail::Invalid(loc.clone()))?.1.to_string();
-    let tokens: Value = expect(
-        c.http
-            .post(format!("{}/token", ctx.base))
-            .basic_auth(&ctx.client_id, Some(&ctx.secret))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code.as_str()),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", verifier.as_str()),
-            ])
-            .send()
-            .await?,
-        200,
-    )
-    .await?
-    .json()
-    .await?;
-    let at = tokens["access_token"].as_str().ok_or(Fail::Invalid("no access token".into()))?;
-    let info: Value =
-        expect(c.http.get(format!("{}/userinfo", ctx.base)).bearer_auth(at).send().await?, 200).await?.json().await?;
-    if info["sub"].as_str().is_none_or(str::is_empty) {
+    let code = cb.query_pairs().find(|(k, _)| k == "code").ok_or(Fail::Invalid(loc.clone()))?.1;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_ref()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let tokens: Tokens =
+        c.http.post_form("/token", &[("authorization", ctx.basic.as_str())], &form).await?.expect(200)?.json()?;
+    let bearer = format!("Bearer {}", tokens.access_token);
+    let info: UserInfo = c.http.get("/userinfo", &[("authorization", bearer.as_str())]).await?.expect(200)?.json()?;
+    if info.sub.is_empty() {
         return Err(Fail::Invalid("userinfo without sub".into()));
     }
     Ok(())
@@ -318,7 +387,7 @@ async fn run(ctx: Arc<Ctx>, idp_bin: PathBuf, data_dir: PathBuf, connections: us
     let mut people = Vec::with_capacity(connections);
     for i in 0..connections {
         let issued: Value = serde_json::from_str(&idp(&idp_bin, &["citizen", "issue", &cid(i), "--json"])).unwrap();
-        let mut c = Citizen { http: browser(), key: authenticator::RingPasskey::new() };
+        let mut c = Citizen { http: Browser::new(&ctx.addr), key: authenticator::RingPasskey::new() };
         activate(&ctx, &mut c, &cid(i), issued["activation_code"].as_str().unwrap()).await.expect("activation");
         login(&ctx, &mut c).await.expect("first login");
         people.push(c);
@@ -376,7 +445,6 @@ async fn run(ctx: Arc<Ctx>, idp_bin: PathBuf, data_dir: PathBuf, connections: us
 }
 
 fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Prepare { base_url: _, issuer: _, idp_bin, data_dir, citizens } => prepare(&idp_bin, &data_dir, citizens),
@@ -387,11 +455,17 @@ fn main() {
             let idp_bin = idp_bin.unwrap_or_else(|| std::env::current_exe().unwrap().parent().unwrap().join("idp"));
             let state: Value =
                 serde_json::from_str(&std::fs::read_to_string(data_dir.join("loadgen.json")).unwrap()).unwrap();
+            let base = url::Url::parse(&base_url).expect("--base-url");
+            let client_id = state["client"]["client_id"].as_str().unwrap().to_string();
+            let secret = state["client"]["client_secret"].as_str().unwrap();
             let ctx = Arc::new(Ctx {
-                base: base_url.trim_end_matches('/').to_string(),
+                addr: format!("{}:{}", base.host_str().unwrap(), base.port_or_known_default().unwrap()),
                 issuer: issuer.trim_end_matches('/').to_string(),
-                client_id: state["client"]["client_id"].as_str().unwrap().to_string(),
-                secret: state["client"]["client_secret"].as_str().unwrap().to_string(),
+                basic: format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"))
+                ),
+                client_id,
             });
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(threads.max(1))
