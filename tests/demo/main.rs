@@ -345,8 +345,9 @@ async fn prepare_idp(state: &idp::app::AppState) -> Res<Prepared> {
             .await
             .map_err(e("officer"))?;
 
-    // The others are enrolled as at a centre: fingers captured at the scanner (the simulator,
-    // over SBI), verified and de-duplicated by the identity provider.
+    // The others are enrolled as at a centre: fingers captured at the scanner and a face photo
+    // at the camera (the simulator, over SBI), verified and de-duplicated by the identity
+    // provider.
     let http = reqwest::Client::new();
     let device = format!("http://127.0.0.1:{DEVICE}");
     for (cid, name, _, subject) in CAST.iter().skip(1) {
@@ -375,10 +376,24 @@ async fn prepare_idp(state: &idp::app::AppState) -> Res<Prepared> {
                 .text()
                 .await
                 .map_err(e("scanner"))?;
+            // Then the face photo, from the camera the same device service hosts.
+            let photo = http
+                .request(reqwest::Method::from_bytes(b"RCAPTURE").map_err(e("method"))?, format!("{device}/capture"))
+                .json(&start.face)
+                .send()
+                .await
+                .map_err(e("camera"))?
+                .text()
+                .await
+                .map_err(e("camera"))?;
             let submission = idp::enrolment::Submission {
                 packet_id: hex::encode(idp::domain::secrets::random_bytes::<16>().map_err(e("random"))?),
                 transaction_id: start.request.transaction_id.clone(),
                 response: serde_json::value::RawValue::from_string(response).map_err(e("scanner response"))?,
+                face: Some(idp::enrolment::FaceSubmission {
+                    transaction_id: start.face.transaction_id.clone(),
+                    response: serde_json::value::RawValue::from_string(photo).map_err(e("camera response"))?,
+                }),
             };
             match idp::enrolment::submit(state, &officer, &submission, idp::domain::now()).await {
                 Ok(o) => {
