@@ -196,6 +196,31 @@ mod tests {
         }
     }
 
+    /// The console's submission: the photo is optional in the format (the server decides
+    /// whether it is required), and nothing unexpected is accepted beside it.
+    #[test]
+    fn a_submission_may_carry_a_face_and_nothing_else() {
+        let without: Submission =
+            serde_json::from_str(r#"{"packet_id":"p","transaction_id":"t","response":{"biometrics":[]}}"#).unwrap();
+        assert!(without.face.is_none());
+        let with: Submission = serde_json::from_str(
+            r#"{"packet_id":"p","transaction_id":"t","response":{},"face":{"transaction_id":"f","response":{"biometrics":[]}}}"#,
+        )
+        .unwrap();
+        let face = with.face.unwrap();
+        assert_eq!((face.transaction_id.as_str(), face.response.get()), ("f", r#"{"biometrics":[]}"#), "verbatim");
+        for bad in [
+            r#"{"packet_id":"p","transaction_id":"t","response":{},"photo":{}}"#,
+            r#"{"packet_id":"p","transaction_id":"t","response":{},"face":{"transaction_id":"f","response":{},"x":1}}"#,
+            r#"{"packet_id":"p","transaction_id":"t","response":{},"face":{"response":{}}}"#,
+        ] {
+            assert!(serde_json::from_str::<Submission>(bad).is_err(), "{bad}");
+        }
+        let request = face_photo_request();
+        assert_eq!((request.len(), request[0].bio_type.as_str(), request[0].count), (1, "Face", 1));
+        assert_eq!(request[0].previous_hash, sbi::verify::chain_start(), "the photo's own hash chain");
+    }
+
     /// A real scanner's capture (MOSIP's mock device: an ISO/IEC 19794-4 record with JPEG 2000
     /// inside) becomes minutiae through MINDTCT; a mislabelled one is refused.
     #[tokio::test]
