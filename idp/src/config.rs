@@ -264,6 +264,11 @@ pub struct EnrolmentConfig {
     pub verify_fmr: f64,
     /// How long a capture request (its transactionId) stays usable, in seconds.
     pub capture_ttl: i64,
+    /// Whether an enrolment must carry a face photo (captured by the officer's camera through
+    /// its SBI device service, signed and verified like the fingers). On by default: the photo
+    /// is what a supervisor compares in an adjudication case. Off, a photo is still verified
+    /// and kept when one is submitted. Re-verifications never need one.
+    pub require_face: bool,
     /// An external ABIS following MOSIP's ABIS contract over HTTP (its endpoint URL); empty
     /// uses the built-in in-memory ABIS over this database.
     pub abis_url: String,
@@ -281,6 +286,7 @@ impl Default for EnrolmentConfig {
             dedup_fmr: 1e-6,
             verify_fmr: 1e-5,
             capture_ttl: 600,
+            require_face: true,
             abis_url: String::new(),
             abis_token: Secret::default(),
         }

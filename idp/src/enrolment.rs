@@ -196,6 +196,31 @@ mod tests {
         }
     }
 
+    /// The console's submission: the photo is optional in the format (the server decides
+    /// whether it is required), and nothing unexpected is accepted beside it.
+    #[test]
+    fn a_submission_may_carry_a_face_and_nothing_else() {
+        let without: Submission =
+            serde_json::from_str(r#"{"packet_id":"p","transaction_id":"t","response":{"biometrics":[]}}"#).unwrap();
+        assert!(without.face.is_none());
+        let with: Submission = serde_json::from_str(
+            r#"{"packet_id":"p","transaction_id":"t","response":{},"face":{"transaction_id":"f","response":{"biometrics":[]}}}"#,
+        )
+        .unwrap();
+        let face = with.face.unwrap();
+        assert_eq!((face.transaction_id.as_str(), face.response.get()), ("f", r#"{"biometrics":[]}"#), "verbatim");
+        for bad in [
+            r#"{"packet_id":"p","transaction_id":"t","response":{},"photo":{}}"#,
+            r#"{"packet_id":"p","transaction_id":"t","response":{},"face":{"transaction_id":"f","response":{},"x":1}}"#,
+            r#"{"packet_id":"p","transaction_id":"t","response":{},"face":{"response":{}}}"#,
+        ] {
+            assert!(serde_json::from_str::<Submission>(bad).is_err(), "{bad}");
+        }
+        let request = face_photo_request();
+        assert_eq!((request.len(), request[0].bio_type.as_str(), request[0].count), (1, "Face", 1));
+        assert_eq!(request[0].previous_hash, sbi::verify::chain_start(), "the photo's own hash chain");
+    }
+
     /// A real scanner's capture (MOSIP's mock device: an ISO/IEC 19794-4 record with JPEG 2000
     /// inside) becomes minutiae through MINDTCT; a mislabelled one is refused.
     #[tokio::test]
@@ -235,10 +260,19 @@ use crate::{
 
 /// The ceremony kind of a pending capture request (its id is the transactionId).
 const CAPTURE_KIND: &str = "sbi-rcapture";
+/// The ceremony kind of the face photo's capture request that goes with a finger capture.
+const FACE_CAPTURE_KIND: &str = "sbi-rcapture-face";
 /// What a biometric enrolment proves.
 pub const ACR_HIGH: &str = "urn:drukyul:loa:high";
 /// The largest device response accepted (ten finger images with their signatures).
 pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+/// The largest face photo accepted: the 19794-5 record inside the camera's bioValue. A
+/// full-frontal portrait for a supervisor's comparison is a few tens of kilobytes as JPEG; a
+/// megabyte leaves room for a high-resolution camera without letting a device fill the store.
+pub const MAX_FACE_BYTES: usize = 1024 * 1024;
+/// The largest camera response accepted: the photo, base64url inside the JWS payload, itself
+/// base64url (16/9 of the photo), the signature and certificate chain.
+pub const MAX_FACE_RESPONSE_BYTES: usize = MAX_FACE_BYTES * 16 / 9 + 64 * 1024;
 
 /// Why a packet is submitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -266,6 +300,11 @@ pub struct CaptureStart {
     /// The request, exactly as the device must receive it (the console may only fill in
     /// `deviceId` from discovery).
     pub request: CaptureRequest,
+    /// The face photo's request for the officer's camera (one `Face` capture, its own
+    /// single-use transactionId), submitted with the fingers.
+    pub face: CaptureRequest,
+    /// Whether the submission must carry the photo (`enrolment.require_face`, enrolments only).
+    pub face_required: bool,
     /// Until when the capture can be submitted.
     pub expires_at: UnixTime,
 }
@@ -274,6 +313,15 @@ pub struct CaptureStart {
 struct CaptureContext {
     cid: String,
     kind: PacketKind,
+}
+
+/// What a face capture request is bound to: the finger capture it was issued with, so a photo
+/// of one capture cannot be submitted with the fingers of another.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FaceContext {
+    cid: String,
+    kind: PacketKind,
+    fingers: String,
 }
 
 /// The ten fingers, as three slaps (left four, right four, two thumbs), in one transaction.
@@ -292,6 +340,30 @@ fn ten_fingers() -> Vec<BioRequest> {
             previous_hash: if i == 0 { sbi::verify::chain_start() } else { String::new() },
         })
         .collect()
+}
+
+/// One face photo from the officer's camera (SBI `Face`, `bioSubType` empty), its own chain.
+/// `deviceId` is the simulator's camera until the console fills in the discovered one.
+fn face_photo_request() -> Vec<BioRequest> {
+    vec![BioRequest {
+        bio_type: "Face".into(),
+        count: 1,
+        bio_sub_type: Vec::new(),
+        exception: Vec::new(),
+        requested_score: 60,
+        device_id: sbi::simulator::FACE_DEVICE_ID.into(),
+        device_sub_id: "0".into(),
+        previous_hash: sbi::verify::chain_start(),
+    }]
+}
+
+fn json(v: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::internal(e.to_string()))
+}
+
+/// Whether a packet of `kind` must carry a face photo.
+fn face_required(idp: &Idp, kind: PacketKind) -> bool {
+    kind == PacketKind::Enrolment && idp.config.enrolment.require_face
 }
 
 fn rfc3339(now: UnixTime) -> Result<String> {
@@ -381,10 +453,14 @@ pub async fn try_start_capture(
         bio: ten_fingers(),
         custom_opts: Default::default(),
     };
+    let face = CaptureRequest {
+        transaction_id: crate::domain::secrets::random_token()?,
+        bio: face_photo_request(),
+        ..request.clone()
+    };
     let expires_at = now + idp.config.enrolment.capture_ttl;
-    let state = serde_json::to_string(&request).map_err(|e| Error::internal(e.to_string()))?;
-    let context = serde_json::to_string(&CaptureContext { cid: cid.as_str().to_owned(), kind })
-        .map_err(|e| Error::internal(e.to_string()))?;
+    let state = json(&request)?;
+    let context = json(&CaptureContext { cid: cid.as_str().to_owned(), kind })?;
     store::login::put_ceremony(
         &idp.db,
         &request.transaction_id,
@@ -396,7 +472,20 @@ pub async fn try_start_capture(
         expires_at,
     )
     .await?;
-    Ok(CaptureStart { request, expires_at })
+    let face_context =
+        json(&FaceContext { cid: cid.as_str().to_owned(), kind, fingers: request.transaction_id.clone() })?;
+    store::login::put_ceremony(
+        &idp.db,
+        &face.transaction_id,
+        FACE_CAPTURE_KIND,
+        &json(&face)?,
+        Some(&officer.account_id),
+        &face_context,
+        now,
+        expires_at,
+    )
+    .await?;
+    Ok(CaptureStart { request, face, face_required: face_required(idp, kind), expires_at })
 }
 
 /// The trusted device-provider CAs, from `enrolment.trusted_device_cas`: read and parsed once
@@ -426,6 +515,19 @@ pub struct Submission {
     /// The transactionId of [`start_capture`].
     pub transaction_id: String,
     /// The scanner's RCAPTURE response, verbatim.
+    pub response: Box<serde_json::value::RawValue>,
+    /// The face photo (required for enrolments unless `enrolment.require_face` is off).
+    #[serde(default)]
+    pub face: Option<FaceSubmission>,
+}
+
+/// The camera's answer to the face request of [`CaptureStart`].
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaceSubmission {
+    /// The transactionId of [`CaptureStart::face`].
+    pub transaction_id: String,
+    /// The camera's RCAPTURE response, verbatim.
     pub response: Box<serde_json::value::RawValue>,
 }
 
@@ -676,11 +778,22 @@ pub async fn try_submit(
     if body.len() > MAX_RESPONSE_BYTES {
         return refuse("enrol.refusal.too_large", &[]);
     }
+    let face_limit = (MAX_FACE_BYTES / 1024).to_string();
+    if sub.face.as_ref().is_some_and(|f| f.response.get().len() > MAX_FACE_RESPONSE_BYTES) {
+        return refuse("enrol.refusal.face_too_large", &[("limit", &face_limit)]);
+    }
     let digest = {
         let mut c = ring::digest::Context::new(&ring::digest::SHA256);
         c.update(sub.transaction_id.as_bytes());
         c.update(&[0]);
         c.update(body);
+        // A packet without a photo keeps the digest it always had.
+        if let Some(f) = &sub.face {
+            c.update(&[0]);
+            c.update(f.transaction_id.as_bytes());
+            c.update(&[0]);
+            c.update(f.response.get().as_bytes());
+        }
         hex::encode(c.finish())
     };
     if let Some(p) = store::enrolment::packet(&idp.db, &sub.packet_id).await? {
@@ -702,10 +815,24 @@ pub async fn try_submit(
         serde_json::from_str(&ceremony.context).map_err(|e| Error::internal(e.to_string()))?;
     let cid = Cid::parse(&context.cid).map_err(|e| Error::internal(e.to_string()))?;
     let at = time::OffsetDateTime::from_unix_timestamp(now).map_err(|e| Error::internal(e.to_string()))?;
+    // The photo's transaction: issued with this finger capture, to this officer, and now
+    // consumed too.
+    let face = match &sub.face {
+        Some(f) => Some(take_face_request(idp, officer, f, &sub.transaction_id, now).await?),
+        None if face_required(idp, context.kind) => return refuse("enrol.refusal.face_missing", &[]),
+        None => None,
+    };
     let options = VerifyOptions { max_response_bytes: MAX_RESPONSE_BYTES, ..VerifyOptions::default() };
     let captures = match sbi::verify::verify_capture_response(body, &request, trust_store(idp)?, None, &options, at) {
         Ok(c) => c,
         Err(e) => return refuse("enrol.refusal.device", &[("reason", &e.to_string())]),
+    };
+    let face = match (&sub.face, face) {
+        (Some(f), Some(face_request)) => {
+            let verified = verify_face(idp, f, &face_request, at)?;
+            Some((face_request, verified))
+        }
+        _ => None,
     };
     let policy =
         sbi::quality::QualityPolicy::new(idp.config.enrolment.min_quality).map_err(|e| Error::Config(e.to_string()))?;
@@ -720,12 +847,23 @@ pub async fn try_submit(
     let records = records(&captures).await?;
     let account = eligible(idp, &cid, context.kind).await?;
 
-    let evidence = serde_json::json!({
+    let mut evidence = serde_json::json!({
         "request": request,
         "response": serde_json::from_str::<serde_json::Value>(sub.response.get()).map_err(|e| Error::internal(e.to_string()))?,
         "devices": captures.iter().map(|c| &c.device_code).collect::<std::collections::BTreeSet<_>>(),
         "officer_cid": officer.cid,
     });
+    if let (Some(f), Some((face_request, verified))) = (&sub.face, &face) {
+        // The camera's signed answer as it came, for an auditor to verify again; the photo is
+        // read from it (see [`face_photo`]).
+        evidence["face"] = serde_json::json!({
+            "request": face_request,
+            "response": serde_json::from_str::<serde_json::Value>(f.response.get()).map_err(|e| Error::internal(e.to_string()))?,
+            "device": verified.device_code,
+            "signer": verified.signer,
+            "quality": verified.quality,
+        });
+    }
     let sealed = idp.kek().seal(&packet_aad(&sub.packet_id), evidence.to_string().as_bytes())?;
     let packet = PacketRow {
         id: sub.packet_id.clone(),
@@ -742,6 +880,96 @@ pub async fn try_submit(
     match context.kind {
         PacketKind::Enrolment => Ok(enrol(idp, packet, &records, account, now).await?),
         PacketKind::Reverification => Ok(reverify(idp, packet, &records, account, now).await?),
+    }
+}
+
+/// Takes the face photo's capture request: issued by us with the finger capture `fingers`, to
+/// this officer, unexpired and unused (it is consumed here).
+async fn take_face_request(
+    idp: &Idp,
+    officer: &OfficerRow,
+    face: &FaceSubmission,
+    fingers: &str,
+    now: UnixTime,
+) -> std::result::Result<CaptureRequest, Stop> {
+    let Some(ceremony) = store::login::take_ceremony(&idp.db, &face.transaction_id, &[FACE_CAPTURE_KIND], now).await?
+    else {
+        return refuse("enrol.refusal.face_transaction", &[]);
+    };
+    if ceremony.account_id.as_deref() != Some(officer.account_id.as_str()) {
+        return refuse("enrol.refusal.other_officer", &[]);
+    }
+    let context: FaceContext = serde_json::from_str(&ceremony.context).map_err(|e| Error::internal(e.to_string()))?;
+    if context.fingers != fingers {
+        return refuse("enrol.refusal.face_transaction", &[]);
+    }
+    Ok(serde_json::from_str(&ceremony.state).map_err(|e| Error::internal(e.to_string()))?)
+}
+
+/// Verifies the camera's answer exactly as the fingers are verified (the same trusted
+/// device-provider CAs, the request's transactionId, purpose and environment, the hash chain,
+/// freshness), then the 19794-5 record and the photo in it, within [`MAX_FACE_BYTES`].
+fn verify_face(
+    idp: &Idp,
+    face: &FaceSubmission,
+    request: &CaptureRequest,
+    at: time::OffsetDateTime,
+) -> std::result::Result<sbi::verify::VerifiedFace, Stop> {
+    let options = VerifyOptions {
+        max_response_bytes: MAX_FACE_RESPONSE_BYTES,
+        max_captures: 1,
+        max_bio_value_bytes: MAX_FACE_BYTES,
+        ..VerifyOptions::default()
+    };
+    let body = face.response.get().as_bytes();
+    match sbi::verify::verify_face_response(body, request, trust_store(idp)?, None, &options, at) {
+        Ok(v) => Ok(v),
+        Err(sbi::SbiError::TooLarge { .. }) => {
+            refuse("enrol.refusal.face_too_large", &[("limit", &(MAX_FACE_BYTES / 1024).to_string())])
+        }
+        Err(sbi::SbiError::Malformed { what, reason }) if what == "the face image record" => {
+            refuse("enrol.refusal.face_record", &[("reason", &reason)])
+        }
+        Err(e) => refuse("enrol.refusal.face_device", &[("reason", &e.to_string())]),
+    }
+}
+
+/// The sealed evidence of a packet, opened.
+fn open_evidence(idp: &Idp, packet: &PacketRow) -> Result<serde_json::Value> {
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(&packet.captures)
+        .map_err(|_| Error::internal("packet encoding"))?;
+    serde_json::from_slice(&idp.kek().open(&packet_aad(&packet.id), &sealed)?)
+        .map_err(|e| Error::internal(e.to_string()))
+}
+
+/// The face photo of a stored packet, if it has one: read from the camera's signed answer kept
+/// in the packet (verified when the packet was submitted; read again here without the signature
+/// checks, whose certificates may since have expired).
+pub fn face_photo(idp: &Idp, packet: &PacketRow) -> Result<Option<sbi::face::FaceImage>> {
+    let evidence = open_evidence(idp, packet)?;
+    let Some(response) = evidence.get("face").and_then(|f| f.get("response")) else {
+        return Ok(None);
+    };
+    let response: sbi::messages::CaptureResponse =
+        serde_json::from_value(response.clone()).map_err(|e| Error::internal(e.to_string()))?;
+    let data = response
+        .biometrics
+        .first()
+        .and_then(|b| b.data.as_deref())
+        .ok_or_else(|| Error::internal("a stored face capture without data"))?;
+    let payload = sbi::jws::parse("stored face capture", data).map_err(|e| Error::internal(e.to_string()))?;
+    let c: sbi::messages::CaptureData =
+        serde_json::from_slice(payload.payload_unverified()).map_err(|e| Error::internal(e.to_string()))?;
+    let record = sbi::jws::decode_unsigned("bioValue", &c.bio_value).map_err(|e| Error::internal(e.to_string()))?;
+    Ok(Some(sbi::face::parse_record(&record).map_err(|e| Error::internal(e.to_string()))?))
+}
+
+/// The face photo an enrolled person was issued with (their issuing packet's), if any.
+pub async fn enrolled_face_photo(idp: &Idp, account_id: &str) -> Result<Option<sbi::face::FaceImage>> {
+    match store::enrolment::issuing_packet(&idp.db, account_id).await? {
+        Some(p) => face_photo(idp, &p),
+        None => Ok(None),
     }
 }
 
@@ -1039,12 +1267,7 @@ pub async fn decide(
     .await?;
     match verdict {
         Verdict::Different => {
-            let sealed = base64::engine::general_purpose::STANDARD
-                .decode(&packet.captures)
-                .map_err(|_| Error::internal("packet encoding"))?;
-            let evidence: serde_json::Value =
-                serde_json::from_slice(&idp.kek().open(&packet_aad(&packet.id), &sealed)?)
-                    .map_err(|e| Error::internal(e.to_string()))?;
+            let evidence = open_evidence(idp, &packet)?;
             let records = records_from_evidence(&evidence).await?;
             let cid = Cid::parse(&packet.cid).map_err(|e| Error::internal(e.to_string()))?;
             let account = eligible(idp, &cid, PacketKind::Enrolment).await?;

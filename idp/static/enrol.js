@@ -1,7 +1,9 @@
 // The enrolment console's one script: find the officer's scanner (a MOSIP SBI 0.9.5 device
 // service on this computer, 127.0.0.1 ports 4501-4600), have it capture the ten fingers the
-// server asked for, show the quality of each, and forward the device's signed answer to the
-// server, which verifies every signature again and decides. Nothing here is trusted by the server.
+// server asked for, show the quality of each; then find the camera (a Face device on the same
+// ports), have it take the face photo the server asked for, show it with its quality; and
+// forward both devices' signed answers to the server in one submission, which verifies every
+// signature again and decides. Nothing here is trusted by the server.
 (() => {
   'use strict';
   const main = document.getElementById('main');
@@ -12,6 +14,9 @@
   const cid = document.getElementById('person').dataset.cid;
   const status = document.getElementById('status');
   const fingers = document.getElementById('fingers');
+  const face = document.getElementById('face');
+  const facePhoto = document.getElementById('face-photo');
+  const faceQuality = document.getElementById('face-quality');
   const say = (text) => { status.textContent = text; };
   // The page's strings, in the officer's language (the server renders them; see console_text).
   let strings = {};
@@ -32,13 +37,13 @@
     return { ok: r.ok, status: r.status, body: json };
   }
 
-  // MOSIPDISC on each port until a registered finger device answers.
-  async function discover() {
+  // MOSIPDISC on each port until a registered device of `type` (Finger, Face) answers.
+  async function discover(type) {
     for (let port = 4501; port <= 4600; port++) {
       try {
         const r = await fetch(`http://127.0.0.1:${port}/device`, {
           method: 'MOSIPDISC',
-          body: JSON.stringify({ type: 'Finger' }),
+          body: JSON.stringify({ type }),
           signal: AbortSignal.timeout(1500),
         });
         if (!r.ok) continue;
@@ -67,6 +72,56 @@
     }
   }
 
+  // The photo inside a face capture, for the officer to check (ISO/IEC 19794-5: a 14-byte
+  // header, a 20-byte facial information block, 8 bytes per feature point, a 12-byte image
+  // information block whose second byte is the image type, 0 JPEG, then the image). Shown as a
+  // data: URL, as the QR code is: the console's policy allows no other image source.
+  function showFace(response) {
+    const p = payloadOf(((response.biometrics || [])[0] || {}).data);
+    const score = Math.round(p.qualityScore || 0);
+    let bytes;
+    try {
+      const b64 = (p.bioValue || '').replace(/-/g, '+').replace(/_/g, '/');
+      bytes = atob(b64 + '==='.slice((b64.length + 3) % 4));
+    } catch (_) { bytes = ''; }
+    const at = bytes.length > 20 ? 34 + 8 * ((bytes.charCodeAt(18) << 8) | bytes.charCodeAt(19)) : 0;
+    const jpeg = bytes.startsWith('FAC\0') && bytes.length > at + 12 && bytes.charCodeAt(at + 1) === 0;
+    if (jpeg) {
+      facePhoto.src = `data:image/jpeg;base64,${btoa(bytes.slice(at + 12))}`;
+      facePhoto.hidden = false;
+      faceQuality.textContent = tr('face_quality', { score });
+    } else {
+      facePhoto.removeAttribute('src');
+      facePhoto.hidden = true;
+      faceQuality.textContent = tr('no_preview', { score });
+    }
+    face.hidden = false;
+  }
+
+  // The camera's answer to the server's face request, or null (with the reason said) when
+  // there is no photo. A missing camera only stops the capture when the photo is required.
+  async function takeFace(start) {
+    say(tr('looking_camera'));
+    const camera = await discover('Face');
+    if (!camera) {
+      if (start.face_required) { say(tr('no_camera')); return { stop: true }; }
+      return { photo: null };
+    }
+    const request = start.face;
+    for (const bio of request.bio) bio.deviceId = camera.device.deviceId;
+    say(tr('look_at_camera'));
+    const r = await fetch(`http://127.0.0.1:${camera.port}/capture`, { method: 'RCAPTURE', body: JSON.stringify(request) });
+    const text = await r.text();
+    let response;
+    try { response = JSON.parse(text); } catch (_) { say(tr('not_capture')); return { stop: true }; }
+    if (response.error && response.error.errorcode && response.error.errorcode !== '0') {
+      say(tr('camera_refused', { reason: response.error.errorinfo || response.error.errorcode }));
+      return { stop: true };
+    }
+    showFace(response);
+    return { photo: { transactionId: request.transactionId, text } };
+  }
+
   function showResult(outcome) {
     const result = document.getElementById('result');
     const title = document.getElementById('result-title');
@@ -92,7 +147,8 @@
     button.disabled = true;
     try {
       say(tr('looking'));
-      const found = await discover();
+      face.hidden = true;
+      const found = await discover('Finger');
       if (!found) { say(tr('no_scanner')); return; }
       const start = await postJson('/enrol/capture/start', { cid, kind: button.dataset.kind });
       if (!start.ok) { say(start.body.error || tr('server_refused', { status: start.status })); return; }
@@ -107,7 +163,13 @@
         say(tr('scanner_refused', { reason: response.error.errorinfo || response.error.errorcode })); return;
       }
       showFingers(response);
+      const taken = await takeFace(start.body);
+      if (taken.stop) return;
       say(tr('checking'));
+      // Both answers verbatim (the server checks the devices' signatures over them).
+      const facePart = taken.photo
+        ? `,"face":{"transaction_id":${JSON.stringify(taken.photo.transactionId)},"response":${taken.photo.text}}`
+        : '';
       // The packet id is chosen once: a retried upload is recognised and never enrols twice.
       const packetId = crypto.randomUUID();
       let sent;
@@ -116,7 +178,7 @@
           const resp = await fetch('/enrol/submit', {
             method: 'POST',
             headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
-            body: `{"packet_id":${JSON.stringify(packetId)},"transaction_id":${JSON.stringify(request.transactionId)},"response":${text}}`,
+            body: `{"packet_id":${JSON.stringify(packetId)},"transaction_id":${JSON.stringify(request.transactionId)},"response":${text}${facePart}}`,
             credentials: 'same-origin',
           });
           sent = { ok: resp.ok, status: resp.status, body: await resp.json().catch(() => ({})) };

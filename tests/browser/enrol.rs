@@ -1,11 +1,12 @@
 //! The enrolment console in a real browser: an officer activates their own digital ID (a
 //! passkey in Chromium's virtual authenticator), opens the console, finds a person in the
 //! registry, and clicks "capture": the page's script discovers the device simulator on
-//! 127.0.0.1 (MOSIP SBI, ports 4501-4600), has it capture ten fingers, forwards the signed
-//! answer, and shows the activation code — which then activates the new citizen's digital ID.
+//! 127.0.0.1 (MOSIP SBI, ports 4501-4600), has it capture ten fingers, then finds the camera the
+//! same service hosts and has it take the face photo, shows the photo, forwards both signed
+//! answers, and shows the activation code — which then activates the new citizen's digital ID.
 //!
 //! Ids are the contract with idp/templates/enrol.html: `#capture`, `#result`,
-//! `#activation-code`, `#activation-qr`, `#status`.
+//! `#activation-code`, `#activation-qr`, `#status`, `#face`, `#face-photo`, `#face-quality`.
 
 use biometric_adapter::sbi::simulator::SimulatorConfig;
 use idp::domain::cid::Cid;
@@ -92,10 +93,21 @@ async fn officer_enrols_through_the_console() {
             let code = page.evaluate("document.getElementById('activation-code').textContent").await?;
             let qr = page.evaluate("document.getElementById('activation-qr').src").await?;
             let fingers = page.evaluate("document.querySelectorAll('#fingers li').length").await?;
-            Ok((code, qr, fingers))
+            let face = page
+                .evaluate(
+                    "[document.getElementById('face').hidden, document.getElementById('face-photo').src, \
+                     document.getElementById('face-photo').naturalWidth, document.getElementById('face-quality').textContent]",
+                )
+                .await?;
+            Ok((code, qr, fingers, face))
         })
         .await;
-    let (code, qr, fingers) = issued;
+    let (code, qr, fingers, face) = issued;
+    // The photo is shown to the officer, decoded by the browser at its size, with its quality.
+    assert_eq!(face[0], false, "the photo is shown: {face}");
+    assert!(face[1].as_str().unwrap().starts_with("data:image/jpeg;base64,/9j/"), "a JPEG preview: {face}");
+    assert_eq!(face[2], 120, "the browser decoded the photo: {face}");
+    assert!(face[3].as_str().unwrap().starts_with("Face photo: quality "), "{face}");
     eprintln!("officer_enrols_through_the_console: simulator on port {port}, {fingers} fingers shown");
     assert_eq!(fingers, 10, "the page lists the quality of each of the ten fingers");
     assert!(qr.as_str().unwrap().starts_with("data:image/svg+xml;base64,"), "a QR code to print");
@@ -106,5 +118,8 @@ async fn officer_enrols_through_the_console() {
     citizen::activate(&citizen::Browser::new(&idp.base), &mut ResidentSoftPasskey::new(), PERSON, &code).await;
     let account = idp::store::login::account_by_cid(&state.db, PERSON).await.unwrap().unwrap();
     assert_eq!((account.status.as_str(), account.assurance.as_str()), ("active", "urn:drukyul:loa:high"));
+    // The packet keeps the camera's photo of the person presenting (subject 2).
+    let photo = idp::enrolment::enrolled_face_photo(state, &account.id).await.unwrap().expect("a photo in the packet");
+    assert_eq!(photo, biometric_adapter::sbi::face::synthetic_photo(2).unwrap());
     idp.stop().await;
 }

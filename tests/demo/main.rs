@@ -7,8 +7,8 @@
 //!
 //! The first start prepares demo data through the same domain functions the CLIs use: a small
 //! civil registry, a CA, a registration centre with an enrolment officer, five citizens
-//! enrolled with fingerprints from the simulator (de-duplicated like any enrolment, so they log
-//! in at `loa:high`), the modules' OAuth clients, and their staff. It prints everyone's one-time
+//! enrolled with fingerprints and a face photo from the simulator (de-duplicated like any
+//! enrolment, so they log in at `loa:high`), the modules' OAuth clients, and their staff. It prints everyone's one-time
 //! activation code. Later starts reuse all of it (`--reset` starts over).
 //!
 //! Nothing here is a shortcut around the real code: the modules are the real applications with
@@ -167,7 +167,7 @@ async fn run(cli: Cli) -> Res<()> {
     let state = idp::server::build(config).await.map_err(e("identity provider"))?;
     let idp_running = idp::server::spawn(state.clone(), idp_listener).map_err(e("identity provider"))?;
 
-    step(&format!("fingerprint scanner simulator on http://127.0.0.1:{DEVICE}"));
+    step(&format!("fingerprint scanner and camera simulator on http://127.0.0.1:{DEVICE}"));
     let sim_listener = listen(DEVICE).await?;
     let sim = Simulator::new(
         SimulatorConfig { seed: 2026, subjects: 100, duplicates: 0, port: DEVICE, ..SimulatorConfig::default() },
@@ -345,13 +345,14 @@ async fn prepare_idp(state: &idp::app::AppState) -> Res<Prepared> {
             .await
             .map_err(e("officer"))?;
 
-    // The others are enrolled as at a centre: fingers captured at the scanner (the simulator,
-    // over SBI), verified and de-duplicated by the identity provider.
+    // The others are enrolled as at a centre: fingers captured at the scanner and a face photo
+    // at the camera (the simulator, over SBI), verified and de-duplicated by the identity
+    // provider.
     let http = reqwest::Client::new();
     let device = format!("http://127.0.0.1:{DEVICE}");
     for (cid, name, _, subject) in CAST.iter().skip(1) {
         let Some(subject) = subject else { continue };
-        eprintln!("  enrolling {name} (fingers of simulated person {subject})");
+        eprintln!("  enrolling {name} (fingers and face of simulated person {subject})");
         http.post(format!("{device}/simulator/present"))
             .json(&serde_json::json!({ "subject": subject }))
             .send()
@@ -375,10 +376,24 @@ async fn prepare_idp(state: &idp::app::AppState) -> Res<Prepared> {
                 .text()
                 .await
                 .map_err(e("scanner"))?;
+            // Then the face photo, from the camera the same device service hosts.
+            let photo = http
+                .request(reqwest::Method::from_bytes(b"RCAPTURE").map_err(e("method"))?, format!("{device}/capture"))
+                .json(&start.face)
+                .send()
+                .await
+                .map_err(e("camera"))?
+                .text()
+                .await
+                .map_err(e("camera"))?;
             let submission = idp::enrolment::Submission {
                 packet_id: hex::encode(idp::domain::secrets::random_bytes::<16>().map_err(e("random"))?),
                 transaction_id: start.request.transaction_id.clone(),
                 response: serde_json::value::RawValue::from_string(response).map_err(e("scanner response"))?,
+                face: Some(idp::enrolment::FaceSubmission {
+                    transaction_id: start.face.transaction_id.clone(),
+                    response: serde_json::value::RawValue::from_string(photo).map_err(e("camera response"))?,
+                }),
             };
             match idp::enrolment::submit(state, &officer, &submission, idp::domain::now()).await {
                 Ok(o) => {
@@ -513,7 +528,7 @@ fn print_welcome(p: &Prepared, first: bool) {
     println!();
     println!("Who is who:");
     for (cid, name, role, subject) in CAST {
-        let how = if subject.is_some() { "enrolled with fingerprints" } else { "issued by the operator" };
+        let how = if subject.is_some() { "enrolled with fingerprints and photo" } else { "issued by the operator" };
         println!("  {name:<16} CID {cid}  {role} ({how})");
     }
     println!();

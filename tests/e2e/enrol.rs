@@ -113,6 +113,9 @@ struct Console<'a> {
     /// One client for every call to the device service, as the console's browser keeps its
     /// connection (a client per call would reload the system's root certificates each time).
     http: reqwest::Client,
+    /// The face request of each capture started (by its fingers' transactionId), and the photo
+    /// once the camera took it: a retried upload sends the same photo again.
+    faces: std::sync::Mutex<std::collections::HashMap<String, (Value, Option<Value>)>>,
 }
 
 impl Console<'_> {
@@ -122,8 +125,7 @@ impl Console<'_> {
     async fn enrol(&self, cid: &str, kind: &str) -> (u16, Value) {
         let mut last = (0, Value::Null);
         for _ in 0..5 {
-            let (s, start) =
-                self.b.post_json("/enrol/capture/start", &self.csrf, json!({"cid": cid, "kind": kind})).await;
+            let (s, start) = self.start(cid, kind).await;
             if s != 200 {
                 return (s, start);
             }
@@ -137,6 +139,35 @@ impl Console<'_> {
         last
     }
 
+    /// `POST /enrol/capture/start`, remembering the face request that comes with the fingers'.
+    async fn start(&self, cid: &str, kind: &str) -> (u16, Value) {
+        let (s, start) = self.b.post_json("/enrol/capture/start", &self.csrf, json!({"cid": cid, "kind": kind})).await;
+        if s == 200 {
+            let fingers = start["request"]["transactionId"].as_str().unwrap().to_owned();
+            assert!(start["face"]["bio"][0]["type"] == "Face", "a face request comes with the fingers: {start}");
+            self.faces.lock().unwrap().insert(fingers, (start["face"].clone(), None));
+        }
+        (s, start)
+    }
+
+    /// The face request and the camera's photo for the capture whose fingers' transactionId is
+    /// `transaction` (taken at the first call), or `None` for a transaction not started here.
+    async fn photo(&self, transaction: &Value) -> Option<(Value, Value)> {
+        let key = transaction.as_str()?.to_owned();
+        let (request, photo) = self.faces.lock().unwrap().get(&key).cloned()?;
+        let photo = match photo {
+            Some(p) => p,
+            None => {
+                let p = self.capture(&request).await;
+                if let Some(entry) = self.faces.lock().unwrap().get_mut(&key) {
+                    entry.1 = Some(p.clone());
+                }
+                p
+            }
+        };
+        Some((request, photo))
+    }
+
     async fn capture(&self, request: &Value) -> Value {
         let r = self
             .http
@@ -148,14 +179,17 @@ impl Console<'_> {
         r.json().await.unwrap()
     }
 
+    /// Submits the fingers with the face photo of the same capture (when it was started here).
     async fn submit(&self, packet: &str, transaction: &Value, response: &Value) -> (u16, Value) {
-        self.b
-            .post_json(
-                "/enrol/submit",
-                &self.csrf,
-                json!({"packet_id": packet, "transaction_id": transaction, "response": response}),
-            )
-            .await
+        let mut body = json!({"packet_id": packet, "transaction_id": transaction, "response": response});
+        if let Some((request, photo)) = self.photo(transaction).await {
+            body["face"] = json!({"transaction_id": request["transactionId"], "response": photo});
+        }
+        self.post_submission(body).await
+    }
+
+    async fn post_submission(&self, body: Value) -> (u16, Value) {
+        self.b.post_json("/enrol/submit", &self.csrf, body).await
     }
 
     async fn present(&self, subject: u64) {
@@ -187,10 +221,24 @@ async fn count(idp: &TestIdp, table: &'static str) -> i64 {
 
 /// Sets up an IdP trusting `devices`, a registry, a centre, an officer and a supervisor.
 async fn setup(backend: Backend, devices: &Devices, people: u64) -> Option<(TestIdp, tempfile::TempDir)> {
+    setup_with(backend, devices, people, true).await
+}
+
+/// [`setup`], with `enrolment.require_face` as given.
+async fn setup_with(
+    backend: Backend,
+    devices: &Devices,
+    people: u64,
+    require_face: bool,
+) -> Option<(TestIdp, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("device-cas.pem");
     std::fs::write(&ca, devices.provider.ca_pem()).unwrap();
-    let idp = support::start_with(backend, |c| c.enrolment.trusted_device_cas = ca.clone()).await?;
+    let idp = support::start_with(backend, |c| {
+        c.enrolment.trusted_device_cas = ca.clone();
+        c.enrolment.require_face = require_face;
+    })
+    .await?;
     let state = idp.state();
     let now = idp::domain::now();
     let people = idp::domain::registry::parse_csv(registry_csv(people).as_bytes(), now_date(), 100);
@@ -227,6 +275,7 @@ async fn enrol_a_population(backend: Backend) {
         csrf: citizen::csrf_of(&page),
         device: format!("http://127.0.0.1:{port}"),
         http: reqwest::Client::new(),
+        faces: Default::default(),
     };
     let roster = sim.roster();
     assert_eq!(roster.duplicates.len() as u64, duplicates);
@@ -387,6 +436,7 @@ async fn bad_captures_are_refused(backend: Backend) {
         csrf: citizen::csrf_of(&page),
         device: format!("http://127.0.0.1:{port}"),
         http: reqwest::Client::new(),
+        faces: Default::default(),
     };
     let cid = person_cid(3);
     console.present(3).await;
@@ -410,11 +460,10 @@ async fn bad_captures_are_refused(backend: Backend) {
 
     // Each case: a fresh transaction, a doctored answer, a clear refusal, nothing stored.
     let start = |kind: &'static str| {
-        let b = &officer;
-        let csrf = console.csrf.clone();
+        let console = &console;
         let cid = cid.clone();
         async move {
-            let (s, start) = b.post_json("/enrol/capture/start", &csrf, json!({"cid": cid, "kind": kind})).await;
+            let (s, start) = console.start(&cid, kind).await;
             assert_eq!(s, 200, "{start}");
             start["request"].clone()
         }
@@ -482,8 +531,7 @@ async fn bad_captures_are_refused(backend: Backend) {
     console.present(4).await;
     let before = stored().await;
     let start2 = || async {
-        let (s, start) =
-            officer.post_json("/enrol/capture/start", &console.csrf, json!({"cid": cid2, "kind": "enrolment"})).await;
+        let (s, start) = console.start(&cid2, "enrolment").await;
         assert_eq!(s, 200, "{start}");
         start["request"].clone()
     };
@@ -602,6 +650,7 @@ async fn an_external_abis_is_used_and_guarded() {
         csrf: citizen::csrf_of(&page),
         device: format!("http://127.0.0.1:{port}"),
         http: reqwest::Client::new(),
+        faces: Default::default(),
     };
     console.present(1).await;
     let (s, body) = console.enrol(&person_cid(1), "enrolment").await;
@@ -687,3 +736,322 @@ async fn the_console_speaks_dzongkha(backend: Backend) {
     idp.stop().await;
 }
 both_backends!(the_console_speaks_dzongkha);
+
+/// Starts a capture of `cid`, captures the fingers at the device, and submits them with what
+/// `face` makes of the server's face request: the face transactionId and the camera's answer
+/// to send (`None`: no photo).
+async fn submit_with_face(
+    console: &Console<'_>,
+    cid: &str,
+    face: impl FnOnce(&Value) -> Option<(Value, Value)>,
+) -> (u16, Value) {
+    submit_kind_with_face(console, cid, "enrolment", face).await
+}
+
+/// [`submit_with_face`] for `kind` (`enrolment`, `reverification`).
+async fn submit_kind_with_face(
+    console: &Console<'_>,
+    cid: &str,
+    kind: &str,
+    face: impl FnOnce(&Value) -> Option<(Value, Value)>,
+) -> (u16, Value) {
+    let (s, start) = console.start(cid, kind).await;
+    assert_eq!(s, 200, "{start}");
+    let fingers = console.capture(&start["request"]).await;
+    let mut body =
+        json!({"packet_id": uuid(), "transaction_id": start["request"]["transactionId"], "response": fingers});
+    if let Some((transaction, response)) = face(&start["face"]) {
+        body["face"] = json!({"transaction_id": transaction, "response": response});
+    }
+    console.post_submission(body).await
+}
+
+/// The simulator's face capture for the server's face `request`, `change`d, then signed by
+/// `device` (the hash chain recomputed): a device that signs whatever it is given.
+fn face_signed_by(
+    sim: &Simulator,
+    device: &DeviceCredentials,
+    request: &Value,
+    change: impl FnOnce(&mut CaptureData),
+) -> (Value, Value) {
+    let req: CaptureRequest = serde_json::from_value(request.clone()).unwrap();
+    let mut data = sim.capture_data(&req, Purpose::Registration, now()).unwrap();
+    assert_eq!(data.len(), 1);
+    change(&mut data[0]);
+    (request["transactionId"].clone(), signed_response(device, &data, &req))
+}
+
+/// GET with the response's headers and raw bytes.
+async fn get_raw(b: &Browser, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let r = b.http.get(b.abs(path)).send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.bytes().await.unwrap().to_vec())
+}
+
+/// The face photo at enrolment (issue 3 item 9): captured with the fingers and submitted in the
+/// same packet, its device signature verified like theirs. A forged photo, one signed by an
+/// untrusted device, a replayed or another capture's face transactionId, a record that does not
+/// parse, a photo over the limits and a missing photo are each refused with a clear reason and
+/// nothing stored. Supervisors see the applicant's and the candidates' photos on the case page;
+/// an enrolment officer gets 403 (audited) and no image.
+async fn face_photos_are_verified_and_shown_to_supervisors(backend: Backend) {
+    use biometric_adapter::sbi::face::{self, FaceImage, FaceImageType};
+    let devices = devices();
+    let Some((idp, _dir)) = setup(backend, &devices, 10).await else { return };
+    let config = SimulatorConfig { seed: 11, subjects: 8, duplicates: 1, ..SimulatorConfig::default() };
+    let (port, sim) = simulator(config, &devices.device, devices.provider.ca_pem(), false).await;
+    let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
+    let (_, _, page) = officer.get("/enrol").await;
+    let console = Console {
+        b: &officer,
+        csrf: citizen::csrf_of(&page),
+        device: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+        faces: Default::default(),
+    };
+    let duplicate = sim.roster().duplicates[0];
+    let (original, copy) = (duplicate.same_person_as, duplicate.subject);
+    let stored = || async {
+        (
+            count(&idp, "enrolment_packets").await,
+            count(&idp, "biometric_templates").await,
+            count(&idp, "accounts").await,
+        )
+    };
+
+    // The original enrols with fingers and photo (capturing again on low finger quality).
+    console.present(original).await;
+    let (first_face, first_photo) = loop {
+        let (s, start) = console.start(&person_cid(original), "enrolment").await;
+        assert_eq!(s, 200, "{start}");
+        assert_eq!(start["face_required"], true, "{start}");
+        let fingers = console.capture(&start["request"]).await;
+        let photo = console.capture(&start["face"]).await;
+        let (s, outcome) = console
+            .post_submission(json!({
+                "packet_id": uuid(),
+                "transaction_id": start["request"]["transactionId"],
+                "response": fingers,
+                "face": {"transaction_id": start["face"]["transactionId"], "response": photo},
+            }))
+            .await;
+        if s == 400 && outcome["error"].as_str().is_some_and(|e| e.contains("recapture needed")) {
+            continue;
+        }
+        assert_eq!((s, outcome["outcome"].as_str()), (200, Some("issued")), "{outcome}");
+        break (start["face"]["transactionId"].clone(), photo);
+    };
+
+    // The refusals, on the copy's CID: each says why, none stores anything.
+    let cid = person_cid(copy);
+    console.present(copy).await;
+    let before = stored().await;
+    let refused = |what: &'static str, expect: &'static str| {
+        move |(s, body): (u16, Value)| {
+            assert_eq!(s, 400, "{what}: {body}");
+            let msg = body["error"].as_str().unwrap_or_default().to_lowercase();
+            assert!(msg.contains(&expect.to_lowercase()), "{what}: {msg}");
+        }
+    };
+    // 1. Forged: the signed payload changed after signing.
+    let forged = submit_with_face(&console, &cid, |req| {
+        let (tx, mut response) = face_signed_by(&sim, &devices.device, req, |_| {});
+        let jws = response["biometrics"][0]["data"].as_str().unwrap().to_owned();
+        let parts: Vec<&str> = jws.split('.').collect();
+        let mut payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let other = face::write_record(&face::synthetic_photo(5).unwrap());
+        payload["bioValue"] = URL_SAFE_NO_PAD.encode(&other).into();
+        response["biometrics"][0]["data"] =
+            format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload.to_string()), parts[2]).into();
+        Some((tx, response))
+    })
+    .await;
+    refused("forged photo", "signature")(forged.clone());
+    assert!(forged.1["error"].as_str().unwrap().starts_with("The face photo was refused"), "{forged:?}");
+    // 2. Re-signed by a device whose provider is not trusted.
+    refused("untrusted camera", "trusted")(
+        submit_with_face(&console, &cid, |req| Some(face_signed_by(&sim, &devices.rogue, req, |_| {}))).await,
+    );
+    // 3. A face transactionId used before (the original's, with its photo).
+    refused("replayed face transaction", "transactionid of the face photo")(
+        submit_with_face(&console, &cid, |_| Some((first_face.clone(), first_photo.clone()))).await,
+    );
+    // 4. The face of another capture: its own genuine photo, but issued with other fingers.
+    let (s, other_start) = console.start(&cid, "enrolment").await;
+    assert_eq!(s, 200);
+    let other_photo = console.capture(&other_start["face"]).await;
+    refused("another capture's face", "another capture")(
+        submit_with_face(&console, &cid, |_| Some((other_start["face"]["transactionId"].clone(), other_photo))).await,
+    );
+    // 5. A record that does not parse (its JPEG cut short), validly signed.
+    refused("truncated photo", "19794-5")(
+        submit_with_face(&console, &cid, |req| {
+            Some(face_signed_by(&sim, &devices.device, req, |d| {
+                let mut photo = face::synthetic_photo(copy).unwrap();
+                photo.data.truncate(photo.data.len() / 2);
+                d.bio_value = URL_SAFE_NO_PAD.encode(face::write_record(&photo));
+            }))
+        })
+        .await,
+    );
+    refused("not a face record", "19794-5")(
+        submit_with_face(&console, &cid, |req| {
+            Some(face_signed_by(&sim, &devices.device, req, |d| {
+                d.bio_value = URL_SAFE_NO_PAD.encode(b"FMR\0not a face")
+            }))
+        })
+        .await,
+    );
+    // 6. Over the limits: more than a megabyte, and 5000 pixels a side.
+    refused("photo too large", "larger than the limit of 1024 kb")(
+        submit_with_face(&console, &cid, |req| {
+            Some(face_signed_by(&sim, &devices.device, req, |d| {
+                let huge = FaceImage {
+                    kind: FaceImageType::Jpeg,
+                    width: 120,
+                    height: 150,
+                    data: vec![0xff; idp::enrolment::MAX_FACE_BYTES + 1],
+                };
+                d.bio_value = URL_SAFE_NO_PAD.encode(face::write_record(&huge));
+            }))
+        })
+        .await,
+    );
+    refused("photo too wide", "5000×5000")(
+        submit_with_face(&console, &cid, |req| {
+            Some(face_signed_by(&sim, &devices.device, req, |d| {
+                let photo = face::synthetic_photo(copy).unwrap();
+                let wide = FaceImage { width: 5000, height: 5000, ..photo };
+                d.bio_value = URL_SAFE_NO_PAD.encode(face::write_record(&wide));
+            }))
+        })
+        .await,
+    );
+    // 7. No photo at all (`enrolment.require_face` is on by default).
+    refused("no photo", "needs a face photo")(submit_with_face(&console, &cid, |_| None).await);
+    // A fingers' capture sent as the face.
+    refused("fingers as the face", "face photo was refused")(
+        submit_with_face(&console, &cid, |req| {
+            let req: CaptureRequest = serde_json::from_value(req.clone()).unwrap();
+            let mut fingers = req.clone();
+            fingers.bio = vec![biometric_adapter::sbi::messages::BioRequest {
+                bio_type: "Finger".into(),
+                count: 2,
+                bio_sub_type: Vec::new(),
+                exception: Vec::new(),
+                requested_score: 60,
+                device_id: "1".into(),
+                device_sub_id: "3".into(),
+                previous_hash: req.bio[0].previous_hash.clone(),
+            }];
+            let data = sim.capture_data(&fingers, Purpose::Registration, now()).unwrap();
+            Some((json!(req.transaction_id), signed_response(&devices.device, &data, &req)))
+        })
+        .await,
+    );
+    assert_eq!(stored().await, before, "nothing stored by any refused photo");
+
+    // The copy, with a genuine photo, goes to adjudication.
+    let (s, outcome) = console.enrol(&cid, "enrolment").await;
+    assert_eq!((s, outcome["outcome"].as_str()), (200, Some("adjudication")), "{outcome}");
+    let case = outcome["case_id"].as_str().unwrap().to_owned();
+
+    // A supervisor sees both photos, served from this origin under a policy allowing no other.
+    let supervisor = make_officer(&idp, SUPERVISOR, idp::enrolment::Role::Supervisor).await;
+    let r = supervisor.http.get(supervisor.abs(&format!("/enrol/cases/{case}"))).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("img-src 'self';") && !csp.contains("unsafe-inline") && !csp.contains("data:"), "{csp}");
+    let case_page = r.text().await.unwrap();
+    let applicant = format!("/enrol/cases/{case}/face");
+    let candidate = format!("/enrol/cases/{case}/candidates/0/face");
+    assert!(case_page.contains(&format!("src=\"{applicant}\"")), "{case_page}");
+    assert!(case_page.contains(&format!("src=\"{candidate}\"")), "{case_page}");
+    assert!(!case_page.contains("<script>") && !case_page.contains("data:image"), "{case_page}");
+    let person = sim.person_of(copy).unwrap();
+    for path in [&applicant, &candidate] {
+        let (s, headers, body) = get_raw(&supervisor, path).await;
+        assert_eq!(s, 200, "{path}");
+        assert_eq!(headers["content-type"], "image/jpeg");
+        assert_eq!(headers["cache-control"], "no-store");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        // The copy and the original are the same person: the camera's photo of them.
+        assert_eq!(body, face::synthetic_photo(person).unwrap().data, "{path}");
+    }
+    assert_eq!(get_raw(&supervisor, &format!("/enrol/cases/{case}/candidates/1/face")).await.0, 404);
+    assert_eq!(get_raw(&supervisor, "/enrol/cases/no-such-case/face").await.0, 404);
+
+    // An enrolment officer, or nobody signed in, gets no photo; the officer's refusal is audited.
+    let denied_before = audit_count(&idp, "officer_denied").await;
+    for path in [&applicant, &candidate] {
+        let (s, headers, body) = get_raw(&officer, path).await;
+        assert_eq!(s, 403, "{path}");
+        assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        assert!(!body.windows(2).any(|w| w == [0xff, 0xd8]), "no JPEG in the refusal");
+        let (s, _, _) = get_raw(&Browser::new(&idp.base), path).await;
+        assert_eq!(s, 303, "to the login page");
+    }
+    assert_eq!(audit_count(&idp, "officer_denied").await, denied_before + 2);
+    assert_eq!(audit_count(&idp, "face_photo_viewed").await, 2, "each view by the supervisor is recorded");
+
+    // Re-verification needs no photo (and takes one when sent: `bad_captures_are_refused`).
+    console.present(original).await;
+    let mut last = (0, Value::Null);
+    for _ in 0..5 {
+        last = submit_kind_with_face(&console, &person_cid(original), "reverification", |_| None).await;
+        if !(last.0 == 400 && last.1["error"].as_str().is_some_and(|e| e.contains("recapture needed"))) {
+            break;
+        }
+    }
+    assert_eq!((last.0, last.1["outcome"].as_str()), (200, Some("verified")), "{last:?}");
+    idp.stop().await;
+}
+both_backends!(face_photos_are_verified_and_shown_to_supervisors);
+
+async fn audit_count(idp: &TestIdp, event: &str) -> usize {
+    idp::store::audit::page(&idp.state().db, 0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.body.event == event)
+        .count()
+}
+
+/// With `enrolment.require_face = false` the photo is optional: the console is told so, an
+/// enrolment without one is issued, and one with a photo still has it verified.
+async fn the_face_is_optional_when_configured(backend: Backend) {
+    let devices = devices();
+    let Some((idp, _dir)) = setup_with(backend, &devices, 4, false).await else { return };
+    let config = SimulatorConfig { seed: 12, subjects: 4, duplicates: 0, ..SimulatorConfig::default() };
+    let (port, sim) = simulator(config, &devices.device, devices.provider.ca_pem(), false).await;
+    let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
+    let (_, _, page) = officer.get("/enrol").await;
+    let console = Console {
+        b: &officer,
+        csrf: citizen::csrf_of(&page),
+        device: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+        faces: Default::default(),
+    };
+    console.present(1).await;
+    let (s, start) = console.start(&person_cid(1), "enrolment").await;
+    assert_eq!((s, &start["face_required"]), (200, &json!(false)), "{start}");
+    let mut last = (0, Value::Null);
+    for _ in 0..5 {
+        last = submit_with_face(&console, &person_cid(1), |_| None).await;
+        if !(last.0 == 400 && last.1["error"].as_str().is_some_and(|e| e.contains("recapture needed"))) {
+            break;
+        }
+    }
+    assert_eq!((last.0, last.1["outcome"].as_str()), (200, Some("issued")), "{last:?}");
+    // A photo that is sent is still verified.
+    console.present(2).await;
+    let (s, body) =
+        submit_with_face(&console, &person_cid(2), |req| Some(face_signed_by(&sim, &devices.rogue, req, |_| {}))).await;
+    assert!(s == 400 && body["error"].as_str().unwrap().contains("trusted"), "{body}");
+    let (s, outcome) = console.enrol(&person_cid(2), "enrolment").await;
+    assert_eq!((s, outcome["outcome"].as_str()), (200, Some("issued")), "{outcome}");
+    idp.stop().await;
+}
+both_backends!(the_face_is_optional_when_configured);

@@ -98,8 +98,9 @@ pub fn write_record(image: &FaceImage) -> Vec<u8> {
     out
 }
 
-/// Reads a 19794-5 record: exactly one image, every length consistent, and a JPEG that decodes
-/// to the declared size (a JPEG 2000 photo is accepted by its container alone).
+/// Reads a 19794-5 record: exactly one image, every length consistent, and a JPEG that is
+/// complete (from its start-of-image to its end-of-image marker) and decodes to the declared
+/// size (a JPEG 2000 photo is accepted by its container alone).
 pub fn parse_record(bytes: &[u8]) -> Result<FaceImage, SbiError> {
     if bytes.len() < HEADER + FACIAL_INFO + IMAGE_INFO {
         return Err(bad(format!("{} bytes is too short", bytes.len())));
@@ -140,6 +141,14 @@ pub fn parse_record(bytes: &[u8]) -> Result<FaceImage, SbiError> {
         return Err(bad("no image data"));
     }
     if kind == FaceImageType::Jpeg {
+        // The decoder fills in what is missing from a JPEG cut short, so completeness is checked
+        // here: a photo that lost its lower half must not reach a supervisor as the applicant.
+        if !data.starts_with(&[0xff, 0xd8]) {
+            return Err(bad("the JPEG does not start with its start-of-image marker"));
+        }
+        if !data.ends_with(&[0xff, 0xd9]) {
+            return Err(bad("the JPEG does not end with its end-of-image marker (cut short?)"));
+        }
         let mut reader = image::ImageReader::with_format(std::io::Cursor::new(&data), image::ImageFormat::Jpeg);
         let mut limits = image::Limits::default();
         limits.max_image_width = Some(u32::from(MAX_DIMENSION));
@@ -243,5 +252,10 @@ mod tests {
         garbage[HEADER..HEADER + 4].copy_from_slice(&block.to_be_bytes());
         assert!(parse_record(&garbage).unwrap_err().to_string().contains("JPEG"), "a JPEG cut short");
         assert!(parse_record(b"FAC\0").is_err());
+        // Half a JPEG decodes (the decoder pads it), but is refused.
+        let mut half = synthetic_photo(1).unwrap();
+        half.data.truncate(half.data.len() / 2);
+        let err = parse_record(&write_record(&half)).unwrap_err().to_string();
+        assert!(err.contains("end-of-image"), "{err}");
     }
 }

@@ -107,6 +107,9 @@ pub enum Event {
     PasskeysReset,
     /// An officer looked a person up in the registry from the enrolment console.
     RegistryLookup,
+    /// A supervisor viewed a face photo of an adjudication case (the applicant's or a
+    /// candidate's): biometric data, so every view is recorded.
+    FacePhotoViewed,
 }
 
 impl Event {
@@ -158,6 +161,7 @@ impl Event {
             Event::EnrolmentReverified => "enrolment_reverified",
             Event::PasskeysReset => "passkeys_reset",
             Event::RegistryLookup => "registry_lookup",
+            Event::FacePhotoViewed => "face_photo_viewed",
         }
     }
 }

@@ -161,6 +161,12 @@ fn console_text(t: T<'_>) -> String {
         "not_matched_text",
         "refused_title",
         "refused_text",
+        "looking_camera",
+        "no_camera",
+        "look_at_camera",
+        "camera_refused",
+        "face_quality",
+        "no_preview",
     ];
     let mut text = serde_json::Map::new();
     for m in MESSAGES {
@@ -397,6 +403,8 @@ pub async fn cases(State(idp): State<AppState>, b: Browser) -> Result<Response> 
 }
 
 struct CandidateLine {
+    /// The candidate's enrolled photo (`/enrol/cases/{id}/candidates/{n}/face`), if any.
+    photo: Option<String>,
     cid: String,
     name: String,
     born: String,
@@ -416,8 +424,15 @@ struct CasePage<'a> {
     person: PersonView,
     /// When and where, in the page's language.
     submitted: String,
+    /// Whether the packet carries a face photo (`/enrol/cases/{id}/face`).
+    photo: bool,
     candidates: Vec<CandidateLine>,
 }
+
+/// The case page's policy: the global one with images from this origin only (the photos are
+/// served by the routes below; nothing else on the page is an image).
+const CASE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// `GET /enrol/cases/{id}`: the person, the candidates with their registry data and scores.
 pub async fn case_page(State(idp): State<AppState>, b: Browser, Path(id): Path<String>) -> Result<Response> {
@@ -436,8 +451,16 @@ pub async fn case_page(State(idp): State<AppState>, b: Browser, Path(id): Path<S
     let person =
         store::registry::person(&idp.db, &cid).await?.map(|p| view(&p)).ok_or_else(|| Error::internal("person"))?;
     let mut candidates = Vec::new();
-    for cand in serde_json::from_str::<Vec<serde_json::Value>>(&c.candidates).unwrap_or_default() {
+    for (n, cand) in
+        serde_json::from_str::<Vec<serde_json::Value>>(&c.candidates).unwrap_or_default().iter().enumerate()
+    {
         let ccid = cand["cid"].as_str().unwrap_or_default();
+        let photo = match cand["account_id"].as_str() {
+            Some(a) => enrolment::enrolled_face_photo(&idp, a)
+                .await?
+                .map(|_| format!("/enrol/cases/{}/candidates/{n}/face", c.id)),
+            None => None,
+        };
         let registry = match Cid::parse(ccid) {
             Ok(x) => store::registry::person(&idp.db, &x).await?.map(|p| view(&p)),
             Err(_) => None,
@@ -452,6 +475,7 @@ pub async fn case_page(State(idp): State<AppState>, b: Browser, Path(id): Path<S
             })
             .unwrap_or_default();
         candidates.push(CandidateLine {
+            photo,
             cid: ccid.to_owned(),
             name: registry.as_ref().map(|r| r.name.clone()).unwrap_or_default(),
             born: registry.as_ref().map(|r| r.born.clone()).unwrap_or_default(),
@@ -467,10 +491,75 @@ pub async fn case_page(State(idp): State<AppState>, b: Browser, Path(id): Path<S
         back: b.path.clone(),
         id: c.id,
         person,
-        submitted: fill(t.get("case.submitted_at"), &[("date", date(p.submitted_at)), ("centre", p.centre)]),
+        photo: enrolment::face_photo(&idp, &p)?.is_some(),
+        submitted: fill(t.get("case.submitted_at"), &[("date", date(p.submitted_at)), ("centre", p.centre.clone())]),
         candidates,
     };
-    Ok(finish(&idp, &b, render(page)))
+    let mut r = finish(&idp, &b, render(page));
+    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CASE_CSP));
+    Ok(r)
+}
+
+/// `GET /enrol/cases/{id}/face`: the applicant's face photo, for the supervisors who decide the
+/// case (anyone else: 403, audited, no image). Each view is audited: a photo is biometric data.
+pub async fn case_face(State(idp): State<AppState>, b: Browser, Path(id): Path<String>) -> Result<Response> {
+    face_of_case(&idp, &b, &id, None).await
+}
+
+/// `GET /enrol/cases/{id}/candidates/{n}/face`: the enrolled photo of the case's `n`-th
+/// candidate, under the same rules. Only the candidates a case names can be fetched this way.
+pub async fn candidate_face(
+    State(idp): State<AppState>,
+    b: Browser,
+    Path((id, n)): Path<(String, usize)>,
+) -> Result<Response> {
+    face_of_case(&idp, &b, &id, Some(n)).await
+}
+
+async fn face_of_case(idp: &Idp, b: &Browser, id: &str, candidate: Option<usize>) -> Result<Response> {
+    let now = domain::now();
+    let o = match officer(idp, b, Role::Supervisor, "enrolment:face", now).await? {
+        Ok(o) => o,
+        Err(r) => return Ok(r),
+    };
+    let not_found = || no_store(StatusCode::NOT_FOUND.into_response());
+    let Some(c) = store::enrolment::case(&idp.db, id).await?.filter(|c| c.status == "open") else {
+        return Ok(not_found());
+    };
+    let (photo, whose) = match candidate {
+        None => {
+            let p = store::enrolment::packet(&idp.db, &c.packet_id)
+                .await?
+                .ok_or_else(|| Error::internal("case without packet"))?;
+            (enrolment::face_photo(idp, &p)?, format!("person:{}", p.cid))
+        }
+        Some(n) => {
+            let candidates = serde_json::from_str::<Vec<serde_json::Value>>(&c.candidates).unwrap_or_default();
+            let Some(account) = candidates.get(n).and_then(|v| v["account_id"].as_str()).map(str::to_owned) else {
+                return Ok(not_found());
+            };
+            (enrolment::enrolled_face_photo(idp, &account).await?, format!("account:{account}"))
+        }
+    };
+    let Some(photo) = photo else { return Ok(not_found()) };
+    idp.audit(
+        crate::domain::audit::NewEntry::new(
+            crate::domain::audit::Event::FacePhotoViewed,
+            format!("account:{}", o.account_id),
+            whose,
+        )
+        .detail(serde_json::json!({"case": c.id, "candidate": candidate, "centre": o.centre})),
+        now,
+    )
+    .await?;
+    let mut r = photo.data.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(photo.kind.media_type()));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline"));
+    Ok(r)
 }
 
 /// `POST /enrol/cases/{id}` (form: csrf, verdict `different` or `same`, note).

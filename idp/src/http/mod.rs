@@ -89,15 +89,19 @@ pub fn app(state: AppState) -> Router {
         .route("/enrol/capture/start", post(enrol::capture_start))
         .route("/enrol/cases", get(enrol::cases))
         .route("/enrol/cases/{id}", get(enrol::case_page).post(enrol::case_decide))
+        .route("/enrol/cases/{id}/face", get(enrol::case_face))
+        .route("/enrol/cases/{id}/candidates/{n}/face", get(enrol::candidate_face))
         .route("/abis/references/{id}", get(enrol::abis_reference))
         .route("/static/enrol.js", get(static_enrol_js))
         .merge(admin::routes(state.clone()))
         .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
-        // Ten signed finger captures (images, from a real scanner) are larger than any form:
-        // this one route has its own limit.
+        // Ten signed finger captures (images, from a real scanner) and a face photo are larger
+        // than any form: this one route has its own limit.
         .route(
             "/enrol/submit",
-            post(enrol::submit).layer(RequestBodyLimitLayer::new(crate::enrolment::MAX_RESPONSE_BYTES + 64 * 1024)),
+            post(enrol::submit).layer(RequestBodyLimitLayer::new(
+                crate::enrolment::MAX_RESPONSE_BYTES + crate::enrolment::MAX_FACE_RESPONSE_BYTES + 64 * 1024,
+            )),
         )
         .fallback(pages::not_found)
         .layer(Extension(discovery::Discovery(doc)))
