@@ -1,13 +1,14 @@
 //! The SBI response parsers and verifier on arbitrary bytes: capture and device-info responses,
-//! compact JWS, unsigned capture payloads and the biometric reader. Nothing may panic, hang or
-//! allocate without bound; every input must end in Ok or a clear error.
+//! compact JWS, unsigned capture payloads, the biometric reader, and face captures (the response
+//! verifier and the ISO/IEC 19794-5 record reader). Nothing may panic, hang or allocate without
+//! bound; every input must end in Ok or a clear error.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use biometric_adapter::{
     sbi::{
-        jws,
+        face, jws,
         messages::{BioRequest, CaptureRequest, Env, Purpose},
         simulator::DeviceProvider,
         trust::TrustStore,
@@ -17,8 +18,8 @@ use biometric_adapter::{
 };
 use libfuzzer_sys::fuzz_target;
 
-fn fixture() -> &'static (TrustStore, CaptureRequest) {
-    static F: OnceLock<(TrustStore, CaptureRequest)> = OnceLock::new();
+fn fixture() -> &'static (TrustStore, CaptureRequest, CaptureRequest) {
+    static F: OnceLock<(TrustStore, CaptureRequest, CaptureRequest)> = OnceLock::new();
     F.get_or_init(|| {
         let now = time::OffsetDateTime::now_utc();
         let ca = DeviceProvider::generate("Fuzz CA", now).expect("CA");
@@ -44,16 +45,26 @@ fn fixture() -> &'static (TrustStore, CaptureRequest) {
             }],
             custom_opts: Default::default(),
         };
-        (trust, request)
+        let mut face = request.clone();
+        face.bio = vec![BioRequest {
+            bio_type: "Face".into(),
+            bio_sub_type: Vec::new(),
+            device_id: "2".into(),
+            device_sub_id: "0".into(),
+            ..request.bio[0].clone()
+        }];
+        (trust, request, face)
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (trust, request) = fixture();
+    let (trust, request, face_request) = fixture();
     let now = time::OffsetDateTime::now_utc();
     let options = VerifyOptions::default();
     let _ = verify::verify_capture_response(data, request, trust, None, &options, now);
     let _ = verify::verify_device_info(data, trust, &options, now);
+    let _ = verify::verify_face_response(data, face_request, trust, None, &options, now);
+    let _ = face::parse_record(data);
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(compact) = jws::parse("fuzz", text) {
             let _ = compact.verify("fuzz", trust, now);

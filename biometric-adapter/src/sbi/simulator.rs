@@ -353,15 +353,16 @@ impl Simulator {
         self.signer.sign(&payload)
     }
 
-    fn face_device(&self, now: time::OffsetDateTime) -> DiscoveredDevice {
-        let digital_id =
-            serde_json::to_vec(&self.face_digital_id(now)).map(|p| URL_SAFE_NO_PAD.encode(p)).unwrap_or_default();
+    /// One device as MOSIPDISC lists it: the finger scanner (device id 1, sub-ids for the left
+    /// slap, the right slap and the thumbs) or the camera ([`FACE_DEVICE_ID`], one sub-id).
+    fn listed_device(&self, id: &str, sub_ids: &[&str], digital_id: &DigitalId) -> DiscoveredDevice {
+        let digital_id = serde_json::to_vec(digital_id).map(|p| URL_SAFE_NO_PAD.encode(p)).unwrap_or_default();
         DiscoveredDevice {
-            device_id: FACE_DEVICE_ID.into(),
+            device_id: id.into(),
             device_status: "Ready".into(),
             certification: "L0".into(),
             service_version: SPEC_VERSION.into(),
-            device_sub_id: vec!["0".into()],
+            device_sub_id: sub_ids.iter().map(|&s| s.into()).collect(),
             callback_id: format!("http://127.0.0.1:{}", self.config.port),
             digital_id,
             device_code: self.device_code.clone(),
@@ -373,27 +374,13 @@ impl Simulator {
 
     /// The MOSIPDISC answer.
     pub fn discover(&self, request: &DiscoverRequest, now: time::OffsetDateTime) -> Vec<DiscoveredDevice> {
-        if request.device_type == "Face" {
-            return vec![self.face_device(now)];
+        match request.device_type.as_str() {
+            "Face" => vec![self.listed_device(FACE_DEVICE_ID, &["0"], &self.face_digital_id(now))],
+            "Biometric Device" | "Fingerprint" | "Finger" => {
+                vec![self.listed_device("1", &["1", "2", "3"], &self.digital_id(now))]
+            }
+            _ => Vec::new(),
         }
-        if !matches!(request.device_type.as_str(), "Biometric Device" | "Fingerprint" | "Finger") {
-            return Vec::new();
-        }
-        let digital_id =
-            serde_json::to_vec(&self.digital_id(now)).map(|p| URL_SAFE_NO_PAD.encode(p)).unwrap_or_default();
-        vec![DiscoveredDevice {
-            device_id: "1".into(),
-            device_status: "Ready".into(),
-            certification: "L0".into(),
-            service_version: SPEC_VERSION.into(),
-            device_sub_id: vec!["1".into(), "2".into(), "3".into()],
-            callback_id: format!("http://127.0.0.1:{}", self.config.port),
-            digital_id,
-            device_code: self.device_code.clone(),
-            spec_version: vec![SPEC_VERSION.into()],
-            purpose: self.config.purpose.as_str().into(),
-            error: Some(DeviceErrorBody { errorcode: "0".into(), errorinfo: "Success".into() }),
-        }]
     }
 
     /// The MOSIPDINFO answer (signed).
