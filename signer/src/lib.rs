@@ -79,19 +79,16 @@
 //! declared with `der`'s derive macros beside the code that uses them — no hand-written DER.
 //!
 //! ## Next
-//! - `idp ca init`: seal the keys under the KEK and store certificates and sealed keys; a
-//!   configuration choice between software keys and a token (module, token label, PIN).
 //! - A pool of PKCS#11 sessions, and reopening a token whose session was lost (today each token
 //!   has one mutex-guarded session, and a lost session is an error until it is reopened).
-//! - An RSA [`CaKey`] (sha256WithRSAEncryption) and its branch in the signature self-check.
-//! - The identity provider now mounts the routes, the passkey-approved signing requests and the
-//!   verification endpoint and CLI; the relying-party SDK calling [`pades`] around a signing
-//!   request is still to come.
 //! - [`verify`]: timestamps signed with the older ESS signingCertificate (SHA-1, what
-//!   `openssl ts` writes by default), several signature-time-stamps, RSA, and archive
-//!   timestamps (B-LTA) for signatures whose TSA certificate was later revoked.
+//!   `openssl ts` writes by default), several signature-time-stamps, and archive timestamps
+//!   (B-LTA) for signatures whose TSA certificate was later revoked.
 //! - PAdES B-LT/B-LTA (a DSS with certificates, OCSP responses and CRLs, and a document
 //!   timestamp), and a visible signature appearance.
+//!
+//! (`idp ca init`, RSA citizen keys ([`RsaSoftwareKey`]) and the SDK's PAdES helper, once listed
+//! here, have landed.)
 #![forbid(unsafe_code)]
 
 pub mod ca;
