@@ -65,7 +65,7 @@ fn one_to_many(c: &mut Criterion) {
         (0..GALLERY_FINGERS).into_par_iter().map(|p| capture(&population, p, finger, 0)).collect();
     let mut gallery = Gallery::new();
     for (p, t) in templates.into_iter().enumerate() {
-        gallery.insert(p as u64, Subject::new(vec![t]).unwrap());
+        gallery.insert(p as u64, Subject::new(vec![t]).unwrap()).unwrap();
     }
     // Probes: enrolled people, captured again.
     let probes: Vec<Subject> = (0..16)

@@ -37,9 +37,11 @@
 //!   unsupported);
 //! - the `Abis` trait over [`matcher::Gallery`] (built from the database on start) and an HTTP
 //!   connector for an external ABIS;
-//! - scale: the gallery keeps its index in memory and its shortlist verification is linear in the
-//!   shortlist; galleries of millions of fingers (the programme's phase one) need the index's
-//!   memory layout and shortlist sizes revisited against the performance targets.
+//! - scale: the gallery lives in memory (about 18 KB per ten-finger person: 3.7 GB for the
+//!   programme's first phase of 200,000 people, where a ten-finger search takes about 0.3 s on
+//!   two cores; `benches/identify.rs`); it is rebuilt from the database on start, not persisted.
+//!   One-finger searches verify the same fixed shortlist as ten-finger ones, so their recall at
+//!   the default target is lower; callers can ask for a longer [`matcher::SearchOptions`] shortlist.
 //!
 //! Fuzzing: `fuzz/` (its own cargo workspace) has cargo-fuzz targets for the SBI response parser
 //! and verifier (`sbi_response`), the template parser (`template_parse`) and the WSQ decoder

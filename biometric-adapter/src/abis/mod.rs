@@ -133,9 +133,9 @@ impl MemoryAbis {
             return Err(Error::parameter("reference_id", format!("{reference_id} is already enrolled")));
         }
         let id = inner.names.len() as SubjectId;
+        inner.gallery.insert(id, subject)?;
         inner.names.push(reference_id.to_owned());
         inner.ids.insert(reference_id.to_owned(), id);
-        inner.gallery.insert(id, subject);
         Ok(())
     }
 

@@ -71,7 +71,7 @@ fn enrol_everyone(population: &Population, plan: &[Enrolment]) -> Outcome {
         }
         // A hit goes to adjudication and is not enrolled until a supervisor decides.
         if hits.is_empty() {
-            gallery.insert(e.id, probe);
+            gallery.insert(e.id, probe).unwrap();
         }
     }
     outcome

@@ -95,7 +95,7 @@ fn identification_finds_the_person_without_comparing_everyone() {
     let fingers = [FINGERS[1], FINGERS[6]];
     let mut gallery = Gallery::new();
     for person in 0..people {
-        gallery.insert(1000 + person, subject(&population, person, &fingers, 0));
+        gallery.insert(1000 + person, subject(&population, person, &fingers, 0)).unwrap();
     }
     assert_eq!(gallery.len(), people as usize);
     let options = SearchOptions { shortlist: 10, shortlist_share: 0.0, ..SearchOptions::default() };
