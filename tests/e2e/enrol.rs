@@ -118,7 +118,19 @@ struct Console<'a> {
     faces: std::sync::Mutex<std::collections::HashMap<String, (Value, Option<Value>)>>,
 }
 
-impl Console<'_> {
+impl<'a> Console<'a> {
+    /// The officer's console page (its CSRF token) and the device service on `port`.
+    async fn open(b: &'a Browser, port: u16) -> Console<'a> {
+        let (_, _, page) = b.get("/enrol").await;
+        Console {
+            b,
+            csrf: citizen::csrf_of(&page),
+            device: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            faces: Default::default(),
+        }
+    }
+
     /// Start, capture at the device, submit: what the console's script does — and, like an
     /// officer, capture again (up to five times) when the server says a finger's quality is too
     /// low. The outcome (or the error).
@@ -270,13 +282,7 @@ async fn enrol_a_population(backend: Backend) {
     let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
     let (s, _, page) = officer.get("/enrol").await;
     assert_eq!(s, 200, "{page}");
-    let console = Console {
-        b: &officer,
-        csrf: citizen::csrf_of(&page),
-        device: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::new(),
-        faces: Default::default(),
-    };
+    let console = Console::open(&officer, port).await;
     let roster = sim.roster();
     assert_eq!(roster.duplicates.len() as u64, duplicates);
 
@@ -430,14 +436,7 @@ async fn bad_captures_are_refused(backend: Backend) {
     let config = SimulatorConfig { seed: 9, subjects: 10, duplicates: 0, ..SimulatorConfig::default() };
     let (port, sim) = simulator(config.clone(), &devices.device, devices.provider.ca_pem(), false).await;
     let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
-    let (_, _, page) = officer.get("/enrol").await;
-    let console = Console {
-        b: &officer,
-        csrf: citizen::csrf_of(&page),
-        device: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::new(),
-        faces: Default::default(),
-    };
+    let console = Console::open(&officer, port).await;
     let cid = person_cid(3);
     console.present(3).await;
     // Looking a person up shows the registry data and is audited; a bad CID says why.
@@ -644,14 +643,7 @@ async fn an_external_abis_is_used_and_guarded() {
     let config = SimulatorConfig { seed: 4, subjects: 3, duplicates: 0, ..SimulatorConfig::default() };
     let (port, _sim) = simulator(config, &devices.device, devices.provider.ca_pem(), false).await;
     let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
-    let (_, _, page) = officer.get("/enrol").await;
-    let console = Console {
-        b: &officer,
-        csrf: citizen::csrf_of(&page),
-        device: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::new(),
-        faces: Default::default(),
-    };
+    let console = Console::open(&officer, port).await;
     console.present(1).await;
     let (s, body) = console.enrol(&person_cid(1), "enrolment").await;
     assert_eq!(s, 400, "{body}");
@@ -802,14 +794,7 @@ async fn face_photos_are_verified_and_shown_to_supervisors(backend: Backend) {
     let config = SimulatorConfig { seed: 11, subjects: 8, duplicates: 1, ..SimulatorConfig::default() };
     let (port, sim) = simulator(config, &devices.device, devices.provider.ca_pem(), false).await;
     let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
-    let (_, _, page) = officer.get("/enrol").await;
-    let console = Console {
-        b: &officer,
-        csrf: citizen::csrf_of(&page),
-        device: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::new(),
-        faces: Default::default(),
-    };
+    let console = Console::open(&officer, port).await;
     let duplicate = sim.roster().duplicates[0];
     let (original, copy) = (duplicate.same_person_as, duplicate.subject);
     let stored = || async {
@@ -1026,14 +1011,7 @@ async fn the_face_is_optional_when_configured(backend: Backend) {
     let config = SimulatorConfig { seed: 12, subjects: 4, duplicates: 0, ..SimulatorConfig::default() };
     let (port, sim) = simulator(config, &devices.device, devices.provider.ca_pem(), false).await;
     let officer = make_officer(&idp, OFFICER, idp::enrolment::Role::EnrolmentOfficer).await;
-    let (_, _, page) = officer.get("/enrol").await;
-    let console = Console {
-        b: &officer,
-        csrf: citizen::csrf_of(&page),
-        device: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::new(),
-        faces: Default::default(),
-    };
+    let console = Console::open(&officer, port).await;
     console.present(1).await;
     let (s, start) = console.start(&person_cid(1), "enrolment").await;
     assert_eq!((s, &start["face_required"]), (200, &json!(false)), "{start}");
